@@ -1,0 +1,42 @@
+# Wafaa AI Concierge. Two commands: `make up` runs the product, `make test` proves it.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PACKAGES := libs/common services/gateway services/ingestion services/rag services/channels services/analytics infra/local
+SCALE ?=
+
+.PHONY: install up test lint typecheck unit bench system-deps clean
+
+$(STAMP): constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -r requirements-dev.txt \
+		$(addprefix -e ,$(PACKAGES))
+	touch $@
+
+install: $(STAMP)
+
+## Run everything locally: embedded Postgres + Redis, migrations, all services (SCALE=rag=3 for replicas).
+up: install
+	SCALE="$(SCALE)" $(BIN)/wafaa-dev up
+
+## System packages the checks need (nginx for `nginx -t`); installed from Debian when missing.
+system-deps:
+	@bash infra/scripts/system-deps.sh
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy -p wafaa.common
+
+## Lint, type-check and every test against real Postgres and Redis.
+test: install system-deps lint typecheck
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Local stack without Docker: embedded servers, migrations and the services under honcho."""

@@ -1,0 +1,133 @@
+"""`wafaa-dev up`: the whole product on one machine, no Docker (what `make up` runs).
+
+Unless DATABASE_URL / REDIS_URL point elsewhere it starts Postgres 16 + pgvector and Redis (AOF on)
+with their data under DATA_DIR (kept across restarts), runs the migrate step once, starts the
+gateway and the four workers under honcho (several replicas of any worker with SCALE, e.g.
+`rag=3,channels=2`) and prints the URLs. Ctrl-C stops the services gracefully, then the servers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from honcho import manager as honcho_manager
+from honcho.manager import Manager
+from honcho.printer import Printer
+
+from wafaa.devstack.servers import EmbeddedPostgres, EmbeddedRedis
+
+WORKERS = {"ingestion": 8100, "rag": 8200, "channels": 8300, "analytics": 8400}
+
+
+def parse_scale(spec: str) -> dict[str, int]:
+    """`rag=3,channels=2` → {"rag": 3, "channels": 2}; unknown services are an error."""
+    scale = {name: 1 for name in WORKERS}
+    for part in filter(None, (p.strip() for p in spec.replace(" ", ",").split(","))):
+        name, _, count = part.partition("=")
+        if name not in WORKERS or not count.isdigit() or not 0 < int(count) <= 32:
+            raise SystemExit(f"SCALE: '{part}' is not <worker>=<1..32> with a worker among {', '.join(WORKERS)}")
+        scale[name] = int(count)
+    return scale
+
+
+@dataclass
+class Stack:
+    """What `up` started, so it can be stopped in reverse order."""
+
+    data_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    postgres: EmbeddedPostgres | None = None
+    redis: EmbeddedRedis | None = None
+    cleanups: list[Callable[[], None]] = field(default_factory=list)
+
+    def stop(self) -> None:
+        for cleanup in reversed(self.cleanups):
+            cleanup()
+
+
+def start_servers(stack: Stack, pg_port: int, redis_port: int) -> None:
+    """Start the embedded servers the environment does not already point at."""
+    env = stack.env
+    if not env.get("DATABASE_URL"):
+        pg = EmbeddedPostgres(stack.data_dir / "postgres", pg_port)
+        print(f"postgres: starting on 127.0.0.1:{pg_port} (data in {pg.data_dir})", flush=True)
+        pg.start()
+        stack.postgres = pg
+        stack.cleanups.append(pg.stop)
+        env["DATABASE_URL"] = pg.app_url()
+        env.setdefault("DATABASE_ADMIN_URL", pg.admin_url)
+    if not env.get("REDIS_URL"):
+        redis = EmbeddedRedis(stack.data_dir / "redis", redis_port)
+        print(f"redis: starting on 127.0.0.1:{redis_port} (AOF in {redis.data_dir})", flush=True)
+        redis.start()
+        stack.redis = redis
+        stack.cleanups.append(redis.stop)
+        env["REDIS_URL"] = redis.url
+
+
+def migrate(env: dict[str, str]) -> None:
+    """The one-shot migrate step."""
+    if not env.get("DATABASE_ADMIN_URL"):
+        print("migrate: skipped (DATABASE_ADMIN_URL is not set; run wafaa-migrate where it is)", flush=True)
+        return
+    subprocess.run([sys.executable, "-m", "wafaa.common.db.migrate"], env=env, check=True)
+
+
+def add_services(mgr: Manager, env: dict[str, str], gateway_port: int, scale: dict[str, int]) -> list[str]:
+    """Register the gateway and every worker replica with the process manager."""
+    python = shlex.quote(sys.executable)
+    mgr.add_process("gateway", f"{python} -m wafaa.gateway", env={**env, "PORT": str(gateway_port)})
+    urls = [f"gateway    http://127.0.0.1:{gateway_port}  (API docs /docs, events /asyncapi)"]
+    for name, base in WORKERS.items():
+        for i in range(scale[name]):
+            port = base + i
+            label = name if scale[name] == 1 else f"{name}.{i + 1}"
+            mgr.add_process(label, f"{python} -m wafaa.{name}", env={**env, "PORT": str(port)})
+            urls.append(f"{label:<10} http://127.0.0.1:{port}/ready")
+    return urls
+
+
+def up(args: argparse.Namespace) -> int:
+    """Start everything and block until Ctrl-C."""
+    data_dir = Path(args.data_dir).resolve()
+    stack = Stack(data_dir=data_dir, env={**os.environ})
+    scale = parse_scale(args.scale)
+    try:
+        start_servers(stack, args.pg_port, args.redis_port)
+        migrate(stack.env)
+        mgr = Manager(Printer(sys.stdout))
+        honcho_manager.KILL_WAIT = int(float(stack.env.get("GRACEFUL_TIMEOUT", "20"))) + 5
+        urls = add_services(mgr, stack.env, args.gateway_port, scale)
+        print("\nWafaa AI Concierge is starting:\n  " + "\n  ".join(urls), flush=True)
+        mgr.loop()
+        return 0 if mgr.returncode in (None, 0, -2, -15, 130, 143) else int(mgr.returncode)
+    finally:
+        stack.stop()
+        print("stopped.", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(prog="wafaa-dev", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_up = sub.add_parser("up", help="run the whole product locally")
+    p_up.add_argument("--data-dir", default=os.environ.get("DATA_DIR", ".data"))
+    p_up.add_argument("--gateway-port", type=int, default=int(os.environ.get("GATEWAY_PORT", "8000")))
+    p_up.add_argument("--pg-port", type=int, default=int(os.environ.get("LOCAL_POSTGRES_PORT", "54329")))
+    p_up.add_argument("--redis-port", type=int, default=int(os.environ.get("LOCAL_REDIS_PORT", "63799")))
+    p_up.add_argument("--scale", default=os.environ.get("SCALE", ""))
+    args = parser.parse_args(argv)
+    if args.command == "up":
+        return up(args)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Shared contracts and plumbing for every Wafaa service. Imports no service."""

@@ -1,0 +1,132 @@
+"""A worker service process: a FastStream app on Redis Streams, served over HTTP for probes.
+
+`/health` answers while the process is alive, `/ready` once Postgres and Redis both answer,
+`/metrics` in the Prometheus text format. SIGTERM (from uvicorn) stops the broker gracefully:
+handlers in flight finish within `graceful_timeout`, anything unacknowledged stays pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, TypeVar
+
+import uvicorn
+from faststream.asgi import AsgiFastStream
+from faststream.redis import RedisBroker
+from faststream.specification import AsyncAPI
+from prometheus_client import make_asgi_app
+from redis.asyncio import Redis
+
+from wafaa.common.config import CommonSettings
+from wafaa.common.db.engine import Database
+from wafaa.common.db.inbox import TransactionalHandler, exactly_once
+from wafaa.common.events import Event
+from wafaa.common.messaging.consumer import ConsumerOptions, EventConsumer
+from wafaa.common.messaging.publisher import EventPublisher
+from wafaa.common.messaging.topology import ensure_groups
+from wafaa.common.observability.logging import configure_logging
+
+E = TypeVar("E", bound=Event[Any])
+ASGIApp = Callable[[MutableMapping[str, Any], Any, Any], Awaitable[None]]
+
+
+def _json_app(probe: Callable[[], Awaitable[tuple[int, dict[str, Any]]]]) -> ASGIApp:
+    async def app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        status, body = await probe()
+        payload = json.dumps(body).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+    return app
+
+
+class WorkerRuntime:
+    """Everything a worker's `main.py` wires: broker, database, consumer, publisher, probes."""
+
+    def __init__(self, settings: CommonSettings, service: str, *, use_database: bool = True) -> None:
+        self.settings = settings
+        self.service = service
+        configure_logging(service, settings.log_level, settings.log_format)
+        self.broker = RedisBroker(settings.redis_url.get_secret_value(), graceful_timeout=settings.graceful_timeout)
+        self.db = Database.from_settings(settings) if use_database else None
+        self.consumer = EventConsumer(self.broker, ConsumerOptions.from_settings(settings, service))
+        self.publisher = EventPublisher(self.broker, maxlen=settings.stream_maxlen, service=service)
+        self._redis = Redis.from_url(settings.redis_url.get_secret_value())
+
+    def on(self, event_type: type[E], handler: TransactionalHandler[E], *, inbox: type[Any]) -> None:
+        """Apply `handler` exactly once per event: one tenant transaction that also writes the inbox row."""
+        if self.db is None:
+            raise RuntimeError(f"{self.service} runs without a database")
+        self.consumer.subscribe(
+            event_type, exactly_once(self.db, inbox, self.service, self.consumer.options.consumer, handler)
+        )
+
+    async def check_ready(self) -> tuple[int, dict[str, Any]]:
+        """Postgres and Redis both reachable within a second each."""
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(self._redis.ping(), 1.0)
+            checks["redis"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            checks["redis"] = f"error: {type(exc).__name__}"
+        if self.db is not None:
+            try:
+                await asyncio.wait_for(self.db.ping(), 1.0)
+                checks["database"] = "ok"
+            except Exception as exc:  # noqa: BLE001
+                checks["database"] = f"error: {type(exc).__name__}"
+        ok = all(v == "ok" for v in checks.values())
+        return (200 if ok else 503), {
+            "status": "ok" if ok else "unavailable",
+            "service": self.service,
+            "checks": checks,
+        }
+
+    async def _alive(self) -> tuple[int, dict[str, Any]]:
+        return 200, {"status": "ok", "service": self.service, "consumer": self.consumer.options.consumer}
+
+    def asgi(self) -> AsgiFastStream:
+        """The ASGI app uvicorn serves: the broker's lifespan plus the probe routes."""
+        app = AsgiFastStream(
+            self.broker,
+            asgi_routes=[
+                ("/health", _json_app(self._alive)),  # type: ignore[list-item]
+                ("/ready", _json_app(self.check_ready)),  # type: ignore[list-item]
+                ("/metrics", make_asgi_app()),
+            ],
+            specification=AsyncAPI(title=f"wafaa-{self.service}", version="1.0.0"),
+        )
+
+        @app.on_startup
+        async def declare_groups() -> None:
+            await ensure_groups(self._redis)
+
+        @app.after_shutdown
+        async def close() -> None:
+            if self.db is not None:
+                await self.db.dispose()
+            await self._redis.aclose()
+
+        return app
+
+
+def serve(app_path: str, settings: CommonSettings, default_port: int) -> None:
+    """Run a worker's ASGI app under uvicorn with graceful shutdown on SIGTERM."""
+    port = int(getattr(settings, "port", 0) or default_port)
+    uvicorn.run(
+        app_path,
+        host=getattr(settings, "host", "127.0.0.1"),
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.graceful_timeout) + 5,
+        lifespan="on",
+    )

@@ -1,0 +1,1 @@
+"""Wafaa analytics: sentiment, intents, response times and rollups."""

@@ -1,0 +1,1 @@
+"""Wafaa channel sender: delivers replies on WhatsApp and Instagram."""

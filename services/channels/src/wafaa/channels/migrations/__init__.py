@@ -1,0 +1,1 @@
+"""Alembic history of the channels schema (run by `wafaa-migrate`, never by the service)."""

@@ -1,0 +1,1 @@
+"""Liveness and readiness of the gateway and what it depends on."""

@@ -1,0 +1,87 @@
+"""Composition root of the gateway: FastAPI app, broker for publishing, database, routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from faststream.asgi import make_asyncapi_asgi
+from faststream.redis import RedisBroker, StreamSub
+from faststream.specification import AsyncAPI
+from prometheus_client import make_asgi_app
+from redis.asyncio import Redis
+
+from wafaa.common.db import Database
+from wafaa.common.events import ALL_EVENTS
+from wafaa.common.messaging import EventPublisher, ensure_groups
+from wafaa.common.observability import configure_logging
+from wafaa.gateway.config import GatewaySettings
+from wafaa.gateway.errors import install_error_handlers
+from wafaa.gateway.health.endpoints import router as health_router
+from wafaa.gateway.middleware import RequestIdMiddleware
+
+logger = logging.getLogger(__name__)
+
+
+def _declare_event_catalog(broker: RedisBroker, maxlen: int) -> None:
+    """Declare a publisher per event so the AsyncAPI document lists the whole catalog."""
+    for event_type in ALL_EVENTS:
+        broker.publisher(
+            stream=StreamSub(event_type.stream, maxlen=maxlen),
+            schema=event_type,
+            title=event_type.stream,
+            description=(event_type.__doc__ or "").strip(),
+        )
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    """Build the gateway application."""
+    settings = settings or GatewaySettings()
+    configure_logging("gateway", settings.log_level, settings.log_format)
+    broker = RedisBroker(settings.redis_url.get_secret_value(), graceful_timeout=settings.graceful_timeout)
+    _declare_event_catalog(broker, settings.stream_maxlen)
+    db = Database.from_settings(settings)
+    redis = Redis.from_url(settings.redis_url.get_secret_value())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            await ensure_groups(redis)
+        except Exception:
+            logger.warning("could not declare consumer groups at start-up", exc_info=True)
+        async with broker:
+            await broker.start()
+            yield
+        await db.dispose()
+        await redis.aclose()
+
+    app = FastAPI(
+        title="Wafaa AI Concierge API",
+        version="1.0.0",
+        lifespan=lifespan,
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.redis = redis
+    app.state.broker = broker
+    app.state.publisher = EventPublisher(broker, maxlen=settings.stream_maxlen, service="gateway")
+
+    install_error_handlers(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=[o for o in settings.cors_origins if o != "*"],
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+    )
+    app.add_middleware(RequestIdMiddleware)
+    app.include_router(health_router)
+    app.mount("/metrics", make_asgi_app())
+    app.mount("/asyncapi", make_asyncapi_asgi(AsyncAPI(broker, title="Wafaa AI Concierge events", version="1.0.0")))
+    return app

@@ -1,0 +1,1 @@
+"""Alembic history of the gateway schema (run by `wafaa-migrate`, never by the service)."""

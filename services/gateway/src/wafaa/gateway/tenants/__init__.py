@@ -1,0 +1,1 @@
+"""Tenants: the brands and restaurants using the concierge."""

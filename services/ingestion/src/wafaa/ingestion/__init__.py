@@ -1,0 +1,1 @@
+"""Wafaa ingestion: extracts, chunks, embeds and indexes tenants' documents."""

@@ -1,0 +1,1 @@
+"""Indexed chunks of tenants' documents."""

@@ -1,0 +1,15 @@
+"""Declarative base and inbox of the `ingestion` schema."""
+
+from sqlalchemy.orm import DeclarativeBase
+
+from wafaa.common.db import InboxMixin, service_metadata
+
+metadata = service_metadata("ingestion")
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+
+
+class ProcessedEvent(InboxMixin, Base):
+    __tablename__ = "processed_events"

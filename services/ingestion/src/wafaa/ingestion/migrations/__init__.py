@@ -1,0 +1,1 @@
+"""Alembic history of the ingestion schema (run by `wafaa-migrate`, never by the service)."""
