@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dotenv import dotenv_values
 from honcho import manager as honcho_manager
 from honcho.manager import Manager
 from honcho.printer import Printer
@@ -94,10 +95,16 @@ def add_services(mgr: Manager, env: dict[str, str], gateway_port: int, scale: di
     return urls
 
 
+def environment() -> dict[str, str]:
+    """The process environment over the settings of a `.env` file, if there is one."""
+    from_file = {k: v for k, v in dotenv_values(".env").items() if v is not None}
+    return {**from_file, **os.environ}
+
+
 def up(args: argparse.Namespace) -> int:
     """Start everything and block until Ctrl-C."""
     data_dir = Path(args.data_dir).resolve()
-    stack = Stack(data_dir=data_dir, env={**os.environ})
+    stack = Stack(data_dir=data_dir, env=environment())
     scale = parse_scale(args.scale)
     try:
         start_servers(stack, args.pg_port, args.redis_port)
@@ -114,15 +121,16 @@ def up(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point."""
+    """Command-line entry point; every option also reads its environment name (or `.env`)."""
+    env = environment()
     parser = argparse.ArgumentParser(prog="wafaa-dev", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p_up = sub.add_parser("up", help="run the whole product locally")
-    p_up.add_argument("--data-dir", default=os.environ.get("DATA_DIR", ".data"))
-    p_up.add_argument("--gateway-port", type=int, default=int(os.environ.get("GATEWAY_PORT", "8000")))
-    p_up.add_argument("--pg-port", type=int, default=int(os.environ.get("LOCAL_POSTGRES_PORT", "54329")))
-    p_up.add_argument("--redis-port", type=int, default=int(os.environ.get("LOCAL_REDIS_PORT", "63799")))
-    p_up.add_argument("--scale", default=os.environ.get("SCALE", ""))
+    p_up.add_argument("--data-dir", default=env.get("DATA_DIR", ".data"))
+    p_up.add_argument("--gateway-port", type=int, default=int(env.get("GATEWAY_PORT", "8000")))
+    p_up.add_argument("--pg-port", type=int, default=int(env.get("LOCAL_POSTGRES_PORT", "54329")))
+    p_up.add_argument("--redis-port", type=int, default=int(env.get("LOCAL_REDIS_PORT", "63799")))
+    p_up.add_argument("--scale", default=env.get("SCALE", ""))
     args = parser.parse_args(argv)
     if args.command == "up":
         return up(args)

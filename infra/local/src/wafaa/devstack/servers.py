@@ -49,7 +49,11 @@ def _run(args: list[str], *, as_postgres: bool = False) -> subprocess.CompletedP
     env = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
     user = PG_SYSTEM_USER if as_postgres else None
     try:
-        return subprocess.run(args, check=True, capture_output=True, text=True, env=env, user=user)
+        # A session of its own: Ctrl-C on the terminal must not reach the server before the
+        # services that use it have stopped; the runner stops it last.
+        return subprocess.run(
+            args, check=True, capture_output=True, text=True, env=env, user=user, start_new_session=True
+        )
     except subprocess.CalledProcessError as exc:
         raise RuntimeError(f"{Path(args[0]).name} failed: {exc.stderr.strip() or exc.stdout.strip()}") from exc
 
@@ -230,7 +234,9 @@ class EmbeddedRedis:
 
     def start(self) -> EmbeddedRedis:
         """Start the server and wait until it accepts connections."""
-        self.process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         wait_for_port(self.port)
         return self
 

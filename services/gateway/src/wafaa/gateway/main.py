@@ -18,6 +18,7 @@ from wafaa.common.db import Database
 from wafaa.common.events import ALL_EVENTS
 from wafaa.common.messaging import EventPublisher, ensure_groups
 from wafaa.common.observability import configure_logging
+from wafaa.common.runtime.worker import make_broker
 from wafaa.gateway.config import GatewaySettings
 from wafaa.gateway.errors import install_error_handlers
 from wafaa.gateway.health.endpoints import router as health_router
@@ -41,7 +42,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     """Build the gateway application."""
     settings = settings or GatewaySettings()
     configure_logging("gateway", settings.log_level, settings.log_format)
-    broker = RedisBroker(settings.redis_url.get_secret_value(), graceful_timeout=settings.graceful_timeout)
+    broker = make_broker(settings)
     _declare_event_catalog(broker, settings.stream_maxlen)
     db = Database.from_settings(settings)
     redis = Redis.from_url(settings.redis_url.get_secret_value())

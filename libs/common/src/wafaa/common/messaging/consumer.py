@@ -10,7 +10,8 @@ has committed. An entry delivered `max_deliveries` times without success, or who
 `PermanentError`, is appended to `<stream>.dlq` with the reason and then acknowledged.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: FastStream reads the subscriber functions'
+# annotations at runtime to inject the message and the Redis client.
 
 import json
 import logging
@@ -57,7 +58,7 @@ class ConsumerOptions:
     dlq_maxlen: int = 1_000_000
 
     @classmethod
-    def from_settings(cls, settings: CommonSettings, group: str) -> ConsumerOptions:
+    def from_settings(cls, settings: CommonSettings, group: str) -> "ConsumerOptions":
         """Options from the service's settings; the group is the service's name."""
         return cls(
             group=group,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, TypeVar
 
@@ -55,7 +56,7 @@ class WorkerRuntime:
         self.settings = settings
         self.service = service
         configure_logging(service, settings.log_level, settings.log_format)
-        self.broker = RedisBroker(settings.redis_url.get_secret_value(), graceful_timeout=settings.graceful_timeout)
+        self.broker = make_broker(settings)
         self.db = Database.from_settings(settings) if use_database else None
         self.consumer = EventConsumer(self.broker, ConsumerOptions.from_settings(settings, service))
         self.publisher = EventPublisher(self.broker, maxlen=settings.stream_maxlen, service=service)
@@ -70,8 +71,10 @@ class WorkerRuntime:
         )
 
     async def check_ready(self) -> tuple[int, dict[str, Any]]:
-        """Postgres and Redis both reachable within a second each."""
+        """Every subscriber consuming, and Postgres and Redis both reachable within a second each."""
         checks: dict[str, str] = {}
+        stopped = [s for s in self.broker.subscribers if not s.running]
+        checks["consumers"] = "ok" if self.broker.subscribers and not stopped else f"error: {len(stopped)} stopped"
         try:
             await asyncio.wait_for(self._redis.ping(), 1.0)
             checks["redis"] = "ok"
@@ -116,6 +119,16 @@ class WorkerRuntime:
             await self._redis.aclose()
 
         return app
+
+
+def make_broker(settings: CommonSettings) -> RedisBroker:
+    """A broker whose per-message access log goes to our JSON logs at DEBUG (not per message at INFO)."""
+    return RedisBroker(
+        settings.redis_url.get_secret_value(),
+        graceful_timeout=settings.graceful_timeout,
+        logger=logging.getLogger("wafaa.broker"),
+        log_level=logging.DEBUG,
+    )
 
 
 def serve(app_path: str, settings: CommonSettings, default_port: int) -> None:

@@ -1,0 +1,74 @@
+"""Writing bench/RESULTS.md: a header with the machine's description and one section per benchmark."""
+
+from __future__ import annotations
+
+import platform
+import re
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+
+INTRO = """# Benchmarks
+
+Measured by hand with the commands below; each run rewrites only its own section and the machine
+description. Numbers are from one machine and one run, so compare rows of the same section only.
+
+| Benchmark | What it measures | Command |
+|---|---|---|
+| Event bus | events/s and publish-to-handled latency (p50/p99/max) of a no-op handler through \
+`EventPublisher` + `EventConsumer` (FastStream on Redis Streams), next to raw redis-py \
+XADD + XREADGROUP + XACK on the same Redis (the floor) | `.venv/bin/python -m bench.bus` |
+"""
+
+
+def _run(args: list[str]) -> str:
+    """A command's output, or a note that it failed."""
+    try:
+        return subprocess.run(args, capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"unavailable ({type(exc).__name__})"
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine(extra: dict[str, str] | None = None) -> str:
+    """A markdown list describing the machine and the software versions."""
+    memory = next((line for line in _run(["free", "-h"]).splitlines() if line.startswith("Mem:")), "unknown")
+    items = {
+        "Date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "CPU": cpu_model(),
+        "nproc": _run(["nproc"]),
+        "Memory (`free -h`)": " ".join(memory.split()),
+        "OS": platform.platform(),
+        "Python": platform.python_version(),
+        **(extra or {}),
+    }
+    return "\n".join(f"- {key}: {value}" for key, value in items.items())
+
+
+def _block(name: str, body: str) -> str:
+    return f"<!-- bench:{name}:start -->\n{body.strip()}\n<!-- bench:{name}:end -->"
+
+
+def update(name: str, body: str, machine_info: str) -> Path:
+    """Replace (or append) the section `name` and the machine description in RESULTS.md."""
+    text = RESULTS.read_text() if RESULTS.exists() else INTRO
+    for key, value in (("machine", "## Machine\n\n" + machine_info), (name, body)):
+        pattern = re.compile(rf"<!-- bench:{key}:start -->.*?<!-- bench:{key}:end -->", re.DOTALL)
+        if pattern.search(text):
+            text = pattern.sub(lambda _m, k=key, v=value: _block(k, v), text)
+        else:
+            text = text.rstrip() + "\n\n" + _block(key, value) + "\n"
+    RESULTS.write_text(text)
+    return RESULTS
