@@ -37,12 +37,15 @@ def wait_for(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float 
 def test_make_up_serves_healthy_database_and_redis_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     gateway_port = free_port()
     pg_port, redis_port = free_port(), free_port()
+    worker_base = 20000 + (os.getpid() % 200) * 100  # ingestion +0, rag +100/+101, channels +200, analytics +300
+    worker_ports = (worker_base, worker_base + 100, worker_base + 101, worker_base + 200, worker_base + 300)
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DATABASE_ADMIN_URL"}} | {
         "DATA_DIR": str(tmp_path / "data"),
         "GATEWAY_PORT": str(gateway_port),
         "LOCAL_POSTGRES_PORT": str(pg_port),
         "LOCAL_REDIS_PORT": str(redis_port),
         "SCALE": "rag=2",
+        "LOCAL_WORKER_PORT_BASE": str(worker_base),
         "GRACEFUL_TIMEOUT": "5",
     }
     log = ROOT / "test-artifacts" / "make-up.log"
@@ -55,7 +58,7 @@ def test_make_up_serves_healthy_database_and_redis_and_stops_on_ctrl_c(tmp_path:
         assert db["status"] == "ok" and db["checks"]["database"]["status"] == "ok"
         rd = wait_for(f"{base}/api/v1/health/redis", proc, log).json()
         assert rd["status"] == "ok" and rd["checks"]["redis"]["status"] == "ok"
-        for port in (8100, 8200, 8201, 8300, 8400):  # every worker replica answers ready
+        for port in worker_ports:  # every worker replica answers ready
             assert wait_for(f"http://127.0.0.1:{port}/ready", proc, log).json()["status"] == "ok"
         output = log.read_text()
         assert f"http://127.0.0.1:{gateway_port}" in output
@@ -67,6 +70,6 @@ def test_make_up_serves_healthy_database_and_redis_and_stops_on_ctrl_c(tmp_path:
     assert code in (0, 130, -signal.SIGINT), output[-4000:]
     assert "stopped." in output
     assert "Traceback" not in output
-    for port in (gateway_port, 8100, 8200, 8201, 8300, 8400, pg_port, redis_port):
+    for port in (gateway_port, *worker_ports, pg_port, redis_port):
         with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1.0):
             pass

@@ -24,7 +24,7 @@ from honcho.printer import Printer
 
 from wafaa.devstack.servers import EmbeddedPostgres, EmbeddedRedis
 
-WORKERS = {"ingestion": 8100, "rag": 8200, "channels": 8300, "analytics": 8400}
+WORKERS = ("ingestion", "rag", "channels", "analytics")
 
 
 def parse_scale(spec: str) -> dict[str, int]:
@@ -81,14 +81,19 @@ def migrate(env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "-m", "wafaa.common.db.migrate"], env=env, check=True)
 
 
-def add_services(mgr: Manager, env: dict[str, str], gateway_port: int, scale: dict[str, int]) -> list[str]:
-    """Register the gateway and every worker replica with the process manager."""
+def add_services(
+    mgr: Manager, env: dict[str, str], gateway_port: int, scale: dict[str, int], worker_port_base: int
+) -> list[str]:
+    """Register the gateway and every worker replica with the process manager.
+
+    Worker probe ports: base + 100 × worker index + replica (8100 ingestion, 8200 rag, ...).
+    """
     python = shlex.quote(sys.executable)
     mgr.add_process("gateway", f"{python} -m wafaa.gateway", env={**env, "PORT": str(gateway_port)})
     urls = [f"gateway    http://127.0.0.1:{gateway_port}  (API docs /docs, events /asyncapi)"]
-    for name, base in WORKERS.items():
+    for index, name in enumerate(WORKERS):
         for i in range(scale[name]):
-            port = base + i
+            port = worker_port_base + 100 * index + i
             label = name if scale[name] == 1 else f"{name}.{i + 1}"
             mgr.add_process(label, f"{python} -m wafaa.{name}", env={**env, "PORT": str(port)})
             urls.append(f"{label:<10} http://127.0.0.1:{port}/ready")
@@ -111,7 +116,7 @@ def up(args: argparse.Namespace) -> int:
         migrate(stack.env)
         mgr = Manager(Printer(sys.stdout))
         honcho_manager.KILL_WAIT = int(float(stack.env.get("GRACEFUL_TIMEOUT", "20"))) + 5
-        urls = add_services(mgr, stack.env, args.gateway_port, scale)
+        urls = add_services(mgr, stack.env, args.gateway_port, scale, args.worker_port_base)
         print("\nWafaa AI Concierge is starting:\n  " + "\n  ".join(urls), flush=True)
         mgr.loop()
         return 0 if mgr.returncode in (None, 0, -2, -15, 130, 143) else int(mgr.returncode)
@@ -130,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     p_up.add_argument("--gateway-port", type=int, default=int(env.get("GATEWAY_PORT", "8000")))
     p_up.add_argument("--pg-port", type=int, default=int(env.get("LOCAL_POSTGRES_PORT", "54329")))
     p_up.add_argument("--redis-port", type=int, default=int(env.get("LOCAL_REDIS_PORT", "63799")))
+    p_up.add_argument("--worker-port-base", type=int, default=int(env.get("LOCAL_WORKER_PORT_BASE", "8100")))
     p_up.add_argument("--scale", default=env.get("SCALE", ""))
     args = parser.parse_args(argv)
     if args.command == "up":
