@@ -1,0 +1,1 @@
+"""Meta webhooks: verification, signatures, and turning payloads into events."""
