@@ -13,6 +13,7 @@ from faststream.redis import RedisBroker
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from tests.fixtures.fake_graph import FakeGraphApi, RunningFake
 from tests.fixtures.infrastructure import Infrastructure, provide_infrastructure
 from tests.fixtures.processes import ServiceProcess
 from wafaa.common.db.migrate import migrate
@@ -105,3 +106,10 @@ def start_service(
     yield start
     for proc in started:
         proc.stop(timeout=15)
+
+
+@pytest.fixture
+def fake_graph() -> Iterator[FakeGraphApi]:
+    """A fake Graph API (WhatsApp + Instagram) on 127.0.0.1, recording every call."""
+    with RunningFake(FakeGraphApi()) as fake:
+        yield fake

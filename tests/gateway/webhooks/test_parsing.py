@@ -11,9 +11,8 @@ from wafaa.gateway.webhooks.parsing import parse_instagram, parse_whatsapp
 from wafaa.gateway.webhooks.signature import sign, signature_is_valid, token_matches
 
 PAYLOADS = Path(__file__).resolve().parents[3].parent / "shared" / "reference" / "meta-payloads"
-INBOUND = sorted(
-    p for p in PAYLOADS.glob("*.json") if not any(s in p.name for s in ("_send_", "_request", "_response", "_error_", "sender_action"))
-)
+OUTBOUND_MARKERS = ("_send_", "_request", "_response", "_error_", "sender_action")
+INBOUND = sorted(p for p in PAYLOADS.glob("*.json") if not any(m in p.name for m in OUTBOUND_MARKERS))
 
 
 def load(name: str) -> dict:
