@@ -1,8 +1,17 @@
 """Settings of the gateway."""
 
-from pydantic import Field
+from __future__ import annotations
 
-from wafaa.common.config import CommonSettings
+from typing import ClassVar
+
+from pydantic import Field, SecretStr, model_validator
+
+from wafaa.common.config import CommonSettings, InsecureSettingsError
+
+# Development defaults: they let `make up` and the tests run, and the production profile refuses them.
+DEV_JWT_SECRET = "wafaa-dev-jwt-access-secret-change-me"  # noqa: S105
+DEV_JWT_REFRESH_SECRET = "wafaa-dev-jwt-refresh-secret-change-me"  # noqa: S105
+DEV_PLATFORM_API_KEY = "wafaa-dev-platform-key"
 
 
 class GatewaySettings(CommonSettings):
@@ -13,3 +22,36 @@ class GatewaySettings(CommonSettings):
     port: int = 8000
     cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:5173", "http://127.0.0.1:5173"])
     docs_enabled: bool = True
+
+    # Auth: access and refresh tokens are signed with different secrets (HS256 only).
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    jwt_refresh_secret: SecretStr = SecretStr(DEV_JWT_REFRESH_SECRET)
+    jwt_issuer: str = "wafaa-gateway"
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(default=30, ge=1, le=365)
+    bcrypt_rounds: int = Field(default=12, ge=4, le=16)
+
+    # Login throttling (Redis): failures per account and per client IP within a window.
+    login_max_attempts: int = Field(default=5, ge=1)
+    login_max_attempts_per_ip: int = Field(default=50, ge=1)
+    login_window_seconds: int = Field(default=900, ge=1)
+
+    # Platform administration (tenant onboarding), sent in the `X-Platform-Key` header.
+    platform_api_key: SecretStr = SecretStr(DEV_PLATFORM_API_KEY)
+
+    dev_secrets: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("jwt_secret", DEV_JWT_SECRET),
+        ("jwt_refresh_secret", DEV_JWT_REFRESH_SECRET),
+        ("platform_api_key", DEV_PLATFORM_API_KEY),
+    )
+
+    @model_validator(mode="after")
+    def _check_auth_settings(self) -> GatewaySettings:
+        if self.jwt_secret.get_secret_value() == self.jwt_refresh_secret.get_secret_value():
+            raise InsecureSettingsError("JWT_SECRET and JWT_REFRESH_SECRET must differ")
+        if self.environment == "production":
+            if len(self.jwt_secret.get_secret_value()) < 32 or len(self.jwt_refresh_secret.get_secret_value()) < 32:
+                raise InsecureSettingsError("production needs JWT secrets of at least 32 characters")
+            if self.bcrypt_rounds < 12:
+                raise InsecureSettingsError("production needs BCRYPT_ROUNDS of at least 12")
+        return self

@@ -19,10 +19,19 @@ from wafaa.common.events import ALL_EVENTS
 from wafaa.common.messaging import EventPublisher, ensure_groups
 from wafaa.common.observability import configure_logging
 from wafaa.common.runtime.worker import make_broker
+from wafaa.gateway.audit.endpoints import router as audit_router
+from wafaa.gateway.auth.endpoints import router as auth_router
+from wafaa.gateway.auth.passwords import PasswordHasher
+from wafaa.gateway.auth.service import Authenticator
+from wafaa.gateway.auth.throttle import Blocklist, LoginThrottle
+from wafaa.gateway.auth.tokens import TokenService
 from wafaa.gateway.config import GatewaySettings
 from wafaa.gateway.errors import install_error_handlers
 from wafaa.gateway.health.endpoints import router as health_router
 from wafaa.gateway.middleware import RequestIdMiddleware
+from wafaa.gateway.platform.endpoints import router as platform_router
+from wafaa.gateway.tenants.endpoints import router as tenants_router
+from wafaa.gateway.users.endpoints import router as users_router
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +45,18 @@ def _declare_event_catalog(broker: RedisBroker, maxlen: int) -> None:
             title=event_type.stream,
             description=(event_type.__doc__ or "").strip(),
         )
+
+
+def build_authenticator(settings: GatewaySettings, redis: Redis) -> Authenticator:
+    """Tokens, password hashing, login throttle and logout blocklist from the settings."""
+    return Authenticator(
+        tokens=TokenService(settings),
+        hasher=PasswordHasher(settings.bcrypt_rounds),
+        throttle=LoginThrottle(
+            redis, settings.login_max_attempts, settings.login_max_attempts_per_ip, settings.login_window_seconds
+        ),
+        blocklist=Blocklist(redis),
+    )
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -72,6 +93,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.redis = redis
     app.state.broker = broker
     app.state.publisher = EventPublisher(broker, maxlen=settings.stream_maxlen, service="gateway")
+    app.state.auth = build_authenticator(settings, redis)
 
     install_error_handlers(app)
     app.add_middleware(
@@ -83,6 +105,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health_router)
+    for router in (auth_router, tenants_router, users_router, audit_router, platform_router):
+        app.include_router(router)
     app.mount("/metrics", make_asgi_app())
     app.mount("/asyncapi", make_asyncapi_asgi(AsyncAPI(broker, title="Wafaa AI Concierge events", version="1.0.0")))
     return app

@@ -1,6 +1,9 @@
 """Every table of the `gateway` schema, for Alembic."""
 
+from wafaa.gateway.audit.models import AuditLog
+from wafaa.gateway.auth.models import RefreshToken
 from wafaa.gateway.database import Base, ProcessedEvent, metadata
 from wafaa.gateway.tenants.models import Tenant
+from wafaa.gateway.users.models import User
 
-__all__ = ["Base", "ProcessedEvent", "Tenant", "metadata"]
+__all__ = ["AuditLog", "Base", "ProcessedEvent", "RefreshToken", "Tenant", "User", "metadata"]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import String
+from typing import Any
+
+from sqlalchemy import String, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wafaa.common.db import HasCreatedAt, HasId
@@ -13,3 +16,5 @@ class Tenant(HasId, HasCreatedAt, Base):
     __tablename__ = "tenants"
 
     name: Mapped[str] = mapped_column(String(200))
+    # Bot settings, validated by `tenants.schemas.TenantSettings` before every write.
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"), default=dict)

@@ -1,0 +1,1 @@
+"""The audit trail: one row per state change, written in the change's own transaction."""

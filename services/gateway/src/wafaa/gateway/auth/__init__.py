@@ -1,0 +1,1 @@
+"""Authentication: login, refresh rotation with reuse detection, logout, the current user."""

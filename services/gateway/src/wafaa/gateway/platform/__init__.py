@@ -1,0 +1,1 @@
+"""Platform administration: onboarding tenants, guarded by the platform key."""

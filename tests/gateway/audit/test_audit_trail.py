@@ -1,0 +1,220 @@
+"""Every state-changing route writes exactly one audit row with the right actor and action."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.fixtures.gateway import (
+    PASSWORD,
+    add_user,
+    audit_rows,
+    bearer,
+    create_tenant_with_owner,
+    headers_for,
+    login,
+    unique_email,
+)
+from tests.gateway.conftest import Gateway
+
+pytestmark = pytest.mark.integration
+
+# Every non-GET route of the OpenAPI document, and the test below proving its one audit row.
+AUDIT_TESTS = {
+    ("POST", "/api/v1/auth/login"): "test_login_writes_one_audit_row",
+    ("POST", "/api/v1/auth/refresh"): "test_refresh_writes_one_audit_row",
+    ("POST", "/api/v1/auth/logout"): "test_logout_writes_one_audit_row",
+    ("POST", "/api/v1/tenants/me/users"): "test_creating_a_user_writes_one_audit_row",
+    ("PATCH", "/api/v1/tenants/me/users/{user_id}"): "test_updating_a_user_writes_one_audit_row",
+    ("DELETE", "/api/v1/tenants/me/users/{user_id}"): "test_deleting_a_user_writes_one_audit_row",
+    ("PATCH", "/api/v1/tenants/me/settings"): "test_updating_settings_writes_one_audit_row",
+    ("POST", "/api/v1/platform/tenants"): "test_platform_tenant_creation_writes_one_audit_row",
+}
+
+
+async def test_every_state_changing_route_has_an_audit_test(gateway: Gateway) -> None:
+    spec = gateway.app.openapi()
+    routes = {
+        (method.upper(), path)
+        for path, operations in spec["paths"].items()
+        for method in operations
+        if method.upper() in {"POST", "PUT", "PATCH", "DELETE"}
+    }
+    assert routes, "the OpenAPI document lists no state-changing route"
+    assert sorted(routes - AUDIT_TESTS.keys()) == [], "routes without an audit test"
+    module = sys.modules[__name__]
+    missing = [name for name in AUDIT_TESTS.values() if not callable(getattr(module, name, None))]
+    assert missing == []
+
+
+def only(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+async def test_login_writes_one_audit_row(gateway: Gateway, admin_engine: AsyncEngine) -> None:
+    owner = await create_tenant_with_owner(gateway.app)
+    before = len(await audit_rows(admin_engine, owner.tenant_id))
+    response = await gateway.client.post(
+        "/api/v1/auth/login",
+        json={"email": owner.email, "password": PASSWORD},
+        headers={"User-Agent": "pytest-agent", "X-Request-ID": "req-login-1"},
+    )
+    assert response.status_code == 200
+    rows = await audit_rows(admin_engine, owner.tenant_id)
+    assert len(rows) == before + 1
+    row = rows[-1]
+    assert (row["action"], row["actor_type"], row["actor_id"]) == ("auth.logged_in", "user", owner.id)
+    assert (row["request_id"], row["ip"], row["user_agent"]) == ("req-login-1", "203.0.113.7", "pytest-agent")
+    assert PASSWORD not in str(row)
+
+
+async def test_refresh_writes_one_audit_row(gateway: Gateway, admin_engine: AsyncEngine) -> None:
+    owner = await create_tenant_with_owner(gateway.app)
+    tokens = await login(gateway.client, owner)
+    response = await gateway.client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert response.status_code == 200
+    row = only(await audit_rows(admin_engine, owner.tenant_id, "auth.token_refreshed"))
+    assert (row["actor_type"], row["actor_id"]) == ("user", owner.id)
+    assert tokens["refresh_token"] not in str(row)
+
+
+async def test_logout_writes_one_audit_row(gateway: Gateway, admin_engine: AsyncEngine) -> None:
+    owner = await create_tenant_with_owner(gateway.app)
+    headers = await headers_for(gateway.client, owner)
+    assert (await gateway.client.post("/api/v1/auth/logout", headers=headers)).status_code == 204
+    row = only(await audit_rows(admin_engine, owner.tenant_id, "auth.logged_out"))
+    assert (row["actor_type"], row["actor_id"]) == ("user", owner.id)
+
+
+async def test_creating_a_user_writes_one_audit_row(gateway: Gateway, admin_engine: AsyncEngine) -> None:
+    owner = await create_tenant_with_owner(gateway.app)
+    headers = await headers_for(gateway.client, owner)
+    before = len(await audit_rows(admin_engine, owner.tenant_id))
+    email = unique_email()
+    response = await gateway.client.post(
+        "/api/v1/tenants/me/users", json={"email": email, "password": "secret-pass-1", "role": "admin"}, headers=headers
+    )
+    assert response.status_code == 201
+    rows = await audit_rows(admin_engine, owner.tenant_id)
+    assert len(rows) == before + 1
+    row = rows[-1]
+    assert (row["action"], row["actor_type"], row["actor_id"]) == ("user.created", "user", owner.id)
+    assert (row["resource_type"], row["resource_id"]) == ("user", response.json()["id"])
+    assert row["changes"] == {"email": email, "role": "admin"}
+    assert "secret-pass-1" not in str(row)
+
+
+async def test_updating_a_user_writes_one_audit_row(gateway: Gateway, admin_engine: AsyncEngine) -> None:
+    owner = await create_tenant_with_owner(gateway.app)
+    agent = await add_user(gateway.app, owner.tenant_id, "agent")
+    headers = await headers_for(gateway.client, owner)
+    response = await gateway.client.patch(
+        f"/api/v1/tenants/me/users/{agent.id}", json={"role": "admin", "password": "new-secret-9"}, headers=headers
+    )
+    assert response.status_code == 200
+    row = only(await audit_rows(admin_engine, owner.tenant_id, "user.updated"))
+    assert (row["actor_id"], row["resource_id"]) == (owner.id, str(agent.id))
+    assert row["changes"] == {"role": {"from": "agent", "to": "admin"}, "password_changed": True}
+    assert "new-secret-9" not in str(row)
+
+
+async def test_deleting_a_user_writes_one_audit_row(gateway: Gateway, admin_engine: AsyncEngine) -> None:
+    owner = await create_tenant_with_owner(gateway.app)
+    agent = await add_user(gateway.app, owner.tenant_id, "agent")
+    headers = await headers_for(gateway.client, owner)
+    assert (await gateway.client.delete(f"/api/v1/tenants/me/users/{agent.id}", headers=headers)).status_code == 204
+    row = only(await audit_rows(admin_engine, owner.tenant_id, "user.deleted"))
+    assert (row["actor_id"], row["resource_id"]) == (owner.id, str(agent.id))
+
+
+async def test_updating_settings_writes_one_audit_row(gateway: Gateway, admin_engine: AsyncEngine) -> None:
+    owner = await create_tenant_with_owner(gateway.app)
+    headers = await headers_for(gateway.client, owner)
+    response = await gateway.client.patch(
+        "/api/v1/tenants/me/settings", json={"bot_name": "Layla", "retrieval": {"top_k": 8}}, headers=headers
+    )
+    assert response.status_code == 200
+    row = only(await audit_rows(admin_engine, owner.tenant_id, "tenant.settings_updated"))
+    assert row["actor_id"] == owner.id
+    assert row["changes"]["bot_name"] == {"from": "Wafaa", "to": "Layla"}
+    assert row["changes"]["retrieval"]["to"]["top_k"] == 8
+
+
+async def test_platform_tenant_creation_writes_one_audit_row(gateway: Gateway, admin_engine: AsyncEngine) -> None:
+    response = await gateway.client.post(
+        "/api/v1/platform/tenants",
+        json={"name": "Cafe", "owner_email": unique_email(), "owner_password": "owner-pass-1"},
+        headers={"X-Platform-Key": gateway.app.state.settings.platform_api_key.get_secret_value()},
+    )
+    assert response.status_code == 201
+    rows = await audit_rows(admin_engine, uuid.UUID(response.json()["tenant"]["id"]))
+    row = only(rows)
+    assert (row["action"], row["actor_type"], row["actor_id"]) == ("tenant.created", "platform", None)
+    assert "owner-pass-1" not in str(row)
+
+
+async def test_a_rejected_change_writes_no_audit_row(gateway: Gateway, admin_engine: AsyncEngine) -> None:
+    owner = await create_tenant_with_owner(gateway.app)
+    headers = await headers_for(gateway.client, owner)
+    before = await audit_rows(admin_engine, owner.tenant_id)
+    demote = await gateway.client.patch(f"/api/v1/tenants/me/users/{owner.id}", json={"role": "agent"}, headers=headers)
+    assert demote.status_code == 409
+    assert await audit_rows(admin_engine, owner.tenant_id) == before
+
+
+async def test_audit_log_list_filters_and_paginates_with_a_cursor(gateway: Gateway) -> None:
+    owner = await create_tenant_with_owner(gateway.app)
+    headers = await headers_for(gateway.client, owner)
+    for _ in range(5):
+        await gateway.client.post(
+            "/api/v1/tenants/me/users",
+            json={"email": unique_email(), "password": "secret-pass-1", "role": "agent"},
+            headers=headers,
+        )
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"action": "user.created", "limit": 2}
+        if cursor:
+            params["cursor"] = cursor
+        page = (await gateway.client.get("/api/v1/audit-logs", params=params, headers=headers)).json()
+        seen += [item["id"] for item in page["items"]]
+        assert all(item["action"] == "user.created" for item in page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == 5
+    by_actor = await gateway.client.get(
+        "/api/v1/audit-logs", params={"actor_id": str(owner.id), "action": "auth.logged_in"}, headers=headers
+    )
+    assert len(by_actor.json()["items"]) == 1
+    future = await gateway.client.get("/api/v1/audit-logs", params={"since": "2999-01-01T00:00:00Z"}, headers=headers)
+    assert future.json()["items"] == []
+    bad = await gateway.client.get("/api/v1/audit-logs", params={"cursor": "!!!"}, headers=headers)
+    assert bad.status_code == 422
+
+
+async def test_csv_export_escapes_formula_cells(gateway: Gateway) -> None:
+    owner = await create_tenant_with_owner(gateway.app)
+    tokens = await login(gateway.client, owner)
+    await gateway.client.patch(
+        "/api/v1/tenants/me/settings",
+        json={"bot_name": '=HYPERLINK("http://evil")'},
+        headers={**bearer(tokens["access_token"]), "User-Agent": "@SUM(1+1)"},
+    )
+    response = await gateway.client.get("/api/v1/audit-logs/export.csv", headers=bearer(tokens["access_token"]))
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    settings_row = next(r for r in rows if r["action"] == "tenant.settings_updated")
+    assert settings_row["user_agent"] == "'@SUM(1+1)"
+    for row in rows:
+        for value in row.values():
+            assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), value
