@@ -188,13 +188,13 @@ class Recorder:
 async def consume_layer(spec: RunSpec, conn: Connection, recorder: Recorder) -> None:
     """The project's path: EventConsumer's subscribers on a RedisBroker, groups from ensure_groups."""
     broker = RedisBroker(spec.url, graceful_timeout=5.0, log_level=logging.getLevelName(spec.log_level))
-    consumer = EventConsumer(broker, ConsumerOptions(group=GROUP, consumer=CONSUMER, batch_size=spec.batch))
+    redis = Redis.from_url(spec.url)
+    consumer = EventConsumer(broker, ConsumerOptions(group=GROUP, consumer=CONSUMER, batch_size=spec.batch), redis)
 
     async def no_op(event: MessageReceived) -> None:
         recorder.record(int(event.payload.platform_message_id))
 
     consumer.subscribe(bench_event_type(spec.stream), no_op)
-    redis = Redis.from_url(spec.url)
     try:
         await ensure_groups(redis, {spec.stream: (GROUP,)})
     finally:
@@ -386,7 +386,7 @@ def run_one(
         if not parent.poll(args.timeout + 30):
             raise RuntimeError(f"the {side} consumer did not report within {args.timeout + 30:.0f} s")
         raw_latencies, last_ns, consumer_cpu_s = parent.recv()
-    except RuntimeError:
+    except (RuntimeError, EOFError):
         print(tail(Path(spec.log_path)), file=sys.stderr)
         raise
     finally:
@@ -439,7 +439,12 @@ def median_run(runs: list[RunResult]) -> RunResult:
     return ranked[(len(ranked) - 1) // 2]
 
 
-def report(args: argparse.Namespace, throughput: dict[Side, list[RunResult]], paced: dict[Side, RunResult]) -> str:
+def report(
+    args: argparse.Namespace,
+    throughput: dict[Side, list[RunResult]],
+    paced: dict[Side, RunResult],
+    load: tuple[float, float],
+) -> str:
     """The markdown table, the targets and how they were measured."""
     floor = median_run(throughput["raw"]).events_per_s
     lines = [
@@ -469,7 +474,14 @@ def report(args: argparse.Namespace, throughput: dict[Side, list[RunResult]], pa
         f"{met[ratio >= 0.5]} ({ratio:.0%}).",
         f"- Target: p99 publish-to-handled under 50 ms at 1,000 events/s: {met[p99 < 50 and layer_paced.complete]} "
         f"(p99 {p99:.2f} ms at {args.rate:,.0f} events/s).",
+        f"- Load average (1 min) before / after the run: {load[0]:.2f} / {load[1]:.2f} on {os.cpu_count()} CPUs.",
     ]
+    late = [LABELS[side] for side, run in paced.items() if run.published_per_s < 0.95 * args.rate]
+    if late:
+        lines.append(
+            f"- Warning: the paced publisher of {', '.join(late)} fell short of {args.rate:,.0f} events/s, "
+            "so the machine was busy; run again on a quiet machine."
+        )
     return "\n".join(lines)
 
 
@@ -494,6 +506,9 @@ What runs:
   round shown (all rounds in brackets); events/s = events handled / (first publish to last handled).
   Paced: {args.rate:,.0f} events/s for {args.seconds:g} s from one task on a fixed schedule.
   Latency = handler time minus publish time (CLOCK_MONOTONIC across processes), nearest-rank percentiles.
+  CPU µs/event = CPU time (user + system, all threads) of the publishing / consuming process during the
+  median full-speed round, divided by its events. FastStream's access log (two lines per batch, on stdout)
+  is written to a file, as a service's stdout would be.
 
 {table}
 """
@@ -527,6 +542,7 @@ def main(argv: list[str] | None = None) -> None:
     if not url:
         server = EmbeddedRedis(root / "redis", free_port()).start()
         url = server.url
+    load_before = os.getloadavg()[0]
     try:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             server_version = runner.run(redis_version(url))
@@ -543,7 +559,7 @@ def main(argv: list[str] | None = None) -> None:
         if server is not None:
             server.stop()
         shutil.rmtree(root, ignore_errors=True)
-    table = report(args, throughput, paced)
+    table = report(args, throughput, paced, (load_before, os.getloadavg()[0]))
     print()
     print(table)
     if not args.no_write:

@@ -11,19 +11,21 @@ has committed. An entry delivered `max_deliveries` times without success, or who
 """
 
 # No `from __future__ import annotations` here: FastStream reads the subscriber functions'
-# annotations at runtime to inject the message and the Redis client.
+# annotations at runtime to inject the message.
 
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from faststream import AckPolicy
+from faststream._internal.context import Context as ContextField
 from faststream.redis import RedisBroker, RedisRouter, StreamSub
-from faststream.redis.annotations import Redis, RedisBatchStreamMessage
+from faststream.redis.message import RedisBatchStreamMessage
 from pydantic import ValidationError
+from redis.asyncio import Redis
 
 from wafaa.common.config import CommonSettings
 from wafaa.common.events import EVENT_ID_HEADER, REQUEST_ID_HEADER, TENANT_HEADER, Event
@@ -42,6 +44,18 @@ DEAD_REASON_HEADER = "x-dead-reason"
 DEAD_ENTRY_HEADER = "x-dead-entry-id"
 DEAD_DELIVERIES_HEADER = "x-dead-deliveries"
 DEAD_GROUP_HEADER = "x-dead-group"
+
+
+class _AsyncContext(ContextField):
+    """FastStream's `Context` field, resolved without a thread-pool hop per batch
+    (fast_depends runs a synchronous `use` in a worker thread)."""
+
+    async def use(self, /, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+        resolved: dict[str, Any] = super().use(**kwargs)
+        return resolved
+
+
+BatchMessage = Annotated[RedisBatchStreamMessage, _AsyncContext("message")]
 
 
 @dataclass(frozen=True)
@@ -75,9 +89,10 @@ class ConsumerOptions:
 class EventConsumer:
     """Registers event handlers of one service (one consumer group) on a broker or router."""
 
-    def __init__(self, registrar: RedisBroker | RedisRouter, options: ConsumerOptions) -> None:
+    def __init__(self, registrar: RedisBroker | RedisRouter, options: ConsumerOptions, redis: Redis) -> None:
         self._registrar = registrar
         self.options = options
+        self._redis = redis
         self.streams: list[str] = []
 
     def subscribe(self, event_type: type[E], handler: EventHandler[E]) -> None:
@@ -102,10 +117,12 @@ class EventConsumer:
             polling_interval=opts.reclaim_poll_interval_ms,
         )
 
-        async def read(body: list[Any], message: RedisBatchStreamMessage, redis: Redis) -> None:
+        redis = self._redis
+
+        async def read(body: list[Any], message: BatchMessage) -> None:
             await runner.run_batch(redis, message, claimed=False)
 
-        async def reclaim(body: list[Any], message: RedisBatchStreamMessage, redis: Redis) -> None:
+        async def reclaim(body: list[Any], message: BatchMessage) -> None:
             await runner.run_batch(redis, message, claimed=True)
 
         read.__name__ = f"{opts.group}_{event_type.__name__}"

@@ -21,7 +21,7 @@ class EventPublisher:
     async def publish(self, event: Event[Any], *, request_id: str | None = None) -> None:
         """Publish one event on its own stream."""
         await self._broker.publish(
-            event.model_dump(mode="json"),
+            event.model_dump_json().encode(),  # serialised once, by pydantic's fast encoder
             stream=event.stream,
             maxlen=self._maxlen,
             headers=event.headers(request_id),

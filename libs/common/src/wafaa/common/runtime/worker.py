@@ -58,9 +58,9 @@ class WorkerRuntime:
         configure_logging(service, settings.log_level, settings.log_format)
         self.broker = make_broker(settings)
         self.db = Database.from_settings(settings) if use_database else None
-        self.consumer = EventConsumer(self.broker, ConsumerOptions.from_settings(settings, service))
+        self.redis = Redis.from_url(settings.redis_url.get_secret_value())
+        self.consumer = EventConsumer(self.broker, ConsumerOptions.from_settings(settings, service), self.redis)
         self.publisher = EventPublisher(self.broker, maxlen=settings.stream_maxlen, service=service)
-        self._redis = Redis.from_url(settings.redis_url.get_secret_value())
 
     def on(self, event_type: type[E], handler: TransactionalHandler[E], *, inbox: type[Any]) -> None:
         """Apply `handler` exactly once per event: one tenant transaction that also writes the inbox row."""
@@ -76,7 +76,7 @@ class WorkerRuntime:
         stopped = [s for s in self.broker.subscribers if not s.running]
         checks["consumers"] = "ok" if self.broker.subscribers and not stopped else f"error: {len(stopped)} stopped"
         try:
-            await asyncio.wait_for(self._redis.ping(), 1.0)
+            await asyncio.wait_for(self.redis.ping(), 1.0)
             checks["redis"] = "ok"
         except Exception as exc:  # noqa: BLE001 - any failure means not ready
             checks["redis"] = f"error: {type(exc).__name__}"
@@ -110,13 +110,13 @@ class WorkerRuntime:
 
         @app.on_startup
         async def declare_groups() -> None:
-            await ensure_groups(self._redis)
+            await ensure_groups(self.redis)
 
         @app.after_shutdown
         async def close() -> None:
             if self.db is not None:
                 await self.db.dispose()
-            await self._redis.aclose()
+            await self.redis.aclose()
 
         return app
 
