@@ -1,11 +1,25 @@
 """Settings of the ingestion service."""
 
+from pathlib import Path
+from typing import Literal
+
 from wafaa.common.config import CommonSettings
+from wafaa.common.providers import EmbeddingSettings
 
 
-class IngestionSettings(CommonSettings):
-    """Environment: the common names plus PORT for the probe server."""
+class IngestionSettings(CommonSettings, EmbeddingSettings):
+    """Environment: the common names, embeddings, uploads, parsing limits and PORT for the probe server."""
 
     service_name: str = "ingestion"
     host: str = "127.0.0.1"
     port: int = 8001
+
+    uploads_dir: Path = Path("uploads")
+    vector_db_provider: Literal["pgvector"] = "pgvector"
+    extraction_timeout_seconds: float = 60.0
+    extraction_memory_mb: int = 1024
+    max_document_mb: int = 50
+    max_chunks_per_document: int = 50_000
+    zip_max_entries: int = 1000
+    zip_max_uncompressed_mb: int = 200
+    zip_max_ratio: float = 100.0

@@ -1,13 +1,33 @@
 """Composition root of the ingestion service."""
 
-from wafaa.common.events import DocumentDeleted
+from wafaa.common.events import DocumentDeleted, DocumentReprocessRequested, DocumentUploaded
+from wafaa.common.providers import make_embedder
 from wafaa.common.runtime import WorkerRuntime
-from wafaa.ingestion.chunks.handlers import on_document_deleted
+from wafaa.ingestion.chunks.handlers import on_document_deleted, on_document_uploaded, on_reprocess_requested
+from wafaa.ingestion.chunks.service import Indexer
 from wafaa.ingestion.config import IngestionSettings
 from wafaa.ingestion.database import ProcessedEvent
+from wafaa.ingestion.extraction.schemas import ExtractionLimits
 
 settings = IngestionSettings()
 runtime = WorkerRuntime(settings, "ingestion")
+indexer = Indexer(
+    embedder=make_embedder(settings),
+    publish=runtime.publisher.publish,
+    uploads_dir=settings.uploads_dir,
+    limits=ExtractionLimits(
+        timeout_seconds=settings.extraction_timeout_seconds,
+        memory_mb=settings.extraction_memory_mb,
+        max_file_bytes=settings.max_document_mb * 2**20,
+        zip_max_entries=settings.zip_max_entries,
+        zip_max_total_bytes=settings.zip_max_uncompressed_mb * 2**20,
+        zip_max_ratio=settings.zip_max_ratio,
+    ),
+    batch_size=settings.embedding_batch_size,
+    max_chunks=settings.max_chunks_per_document,
+)
+runtime.on(DocumentUploaded, on_document_uploaded(indexer), inbox=ProcessedEvent)
+runtime.on(DocumentReprocessRequested, on_reprocess_requested(indexer), inbox=ProcessedEvent)
 runtime.on(DocumentDeleted, on_document_deleted, inbox=ProcessedEvent)
 
 app = runtime.asgi()

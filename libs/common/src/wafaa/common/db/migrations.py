@@ -35,7 +35,9 @@ def _configure_and_run(connection: Connection, schema: str, target_metadata: Met
         target_metadata=target_metadata,
         version_table="alembic_version",
         version_table_schema=schema,
-        include_schemas=False,
+        # autogenerate looks at this service's schema only
+        include_schemas=True,
+        include_name=lambda name, kind, _parent: kind != "schema" or name == schema,
         transaction_per_migration=True,
     )
     with context.begin_transaction():

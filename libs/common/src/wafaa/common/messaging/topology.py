@@ -8,7 +8,10 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from wafaa.common.events import (
+    DeliveryStatusChanged,
     DocumentDeleted,
+    DocumentReprocessRequested,
+    DocumentUploaded,
     Event,
     MessageReceived,
     ReplyReady,
@@ -24,8 +27,11 @@ DLQ_SUFFIX = ".dlq"
 
 # stream -> consumer groups (one group per service that reads it)
 CONSUMER_GROUPS: dict[str, tuple[str, ...]] = {
-    MessageReceived.stream: (RAG, ANALYTICS),
+    MessageReceived.stream: (RAG, CHANNELS, ANALYTICS),
     ReplyReady.stream: (CHANNELS, ANALYTICS),
+    DeliveryStatusChanged.stream: (CHANNELS,),
+    DocumentUploaded.stream: (INGESTION,),
+    DocumentReprocessRequested.stream: (INGESTION,),
     DocumentDeleted.stream: (INGESTION,),
 }
 

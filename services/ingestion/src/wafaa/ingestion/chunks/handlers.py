@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wafaa.common.events import DocumentDeleted
+from wafaa.common.events import DocumentDeleted, DocumentReprocessRequested, DocumentUploaded
 from wafaa.ingestion.chunks import service
+from wafaa.ingestion.chunks.service import Indexer
 
 
 async def on_document_deleted(session: AsyncSession, event: DocumentDeleted) -> None:
     """An admin deleted a document."""
     await service.forget_document(session, event)
+
+
+def on_document_uploaded(indexer: Indexer) -> Callable[[AsyncSession, DocumentUploaded], Awaitable[None]]:
+    """An admin uploaded a document: index it."""
+
+    async def document_uploaded(session: AsyncSession, event: DocumentUploaded) -> None:
+        await service.index_document(session, indexer, event)
+
+    return document_uploaded
+
+
+def on_reprocess_requested(
+    indexer: Indexer,
+) -> Callable[[AsyncSession, DocumentReprocessRequested], Awaitable[None]]:
+    """An admin asked for a document to be indexed again (new chunk settings or embedder)."""
+
+    async def reprocess_requested(session: AsyncSession, event: DocumentReprocessRequested) -> None:
+        await service.index_document(session, indexer, event)
+
+    return reprocess_requested

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
+
+from sqlalchemy import func, insert
 
 from wafaa.common.db import TenantRepository
 from wafaa.ingestion.chunks.models import KnowledgeChunk
@@ -15,3 +19,17 @@ class ChunkRepository(TenantRepository[KnowledgeChunk]):
         """Remove every chunk of one document; the number removed."""
         result = await self.session.execute(self.delete().where(KnowledgeChunk.document_id == document_id))
         return int(getattr(result, "rowcount", 0) or 0)
+
+    async def replace_document(self, document_id: UUID, rows: Sequence[dict[str, Any]]) -> int:
+        """Swap a document's chunks for `rows` (the caller's transaction makes the swap atomic)."""
+        await self.delete_document(document_id)
+        if rows:
+            stamped = [{**row, "tenant_id": self.tenant_id, "document_id": document_id} for row in rows]
+            # executemany: asyncpg sends the batch in one round trip per page of rows
+            await self.session.execute(insert(KnowledgeChunk), stamped)
+        return len(rows)
+
+    async def count_document(self, document_id: UUID) -> int:
+        """How many chunks a document has."""
+        stmt = self.select(func.count()).where(KnowledgeChunk.document_id == document_id)
+        return int((await self.session.execute(stmt)).scalar_one())

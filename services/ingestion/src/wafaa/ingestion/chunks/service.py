@@ -1,11 +1,116 @@
-"""Keeping the index in step with the tenant's documents."""
+"""Keeping the index in step with the tenant's documents: extract → chunk → embed → store."""
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wafaa.common.events import DocumentDeleted
+from wafaa.common.events import (
+    DocumentDeleted,
+    DocumentReprocessRequested,
+    DocumentStatusChanged,
+    DocumentStatusChangedPayload,
+    DocumentUploaded,
+)
+from wafaa.common.providers import Embedder
+from wafaa.ingestion.chunking.service import chunk_elements
 from wafaa.ingestion.chunks.repository import ChunkRepository
+from wafaa.ingestion.extraction.schemas import ExtractionError, ExtractionLimits
+from wafaa.ingestion.extraction.service import extract_file
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[DocumentStatusChanged], Awaitable[None]]
+
+
+@dataclass
+class Indexer:
+    """What indexing needs, wired once in `main.py`."""
+
+    embedder: Embedder
+    publish: Publish
+    uploads_dir: Path
+    limits: ExtractionLimits
+    batch_size: int = 64
+    max_chunks: int = 50_000
+
+
+async def _status(indexer: Indexer, tenant_id: UUID, document_id: UUID, **fields: Any) -> None:
+    payload = DocumentStatusChangedPayload(document_id=document_id, **fields)
+    await indexer.publish(DocumentStatusChanged(tenant_id=tenant_id, payload=payload))
+
+
+async def index_document(
+    session: AsyncSession, indexer: Indexer, event: DocumentUploaded | DocumentReprocessRequested
+) -> int:
+    """Index (or re-index) one document; its chunks are replaced in the caller's single transaction.
+
+    A file that cannot be indexed ends `failed` with a reason and leaves no chunks; the worker goes on.
+    `ready` is published just before the transaction commits: if the commit fails, the event is
+    redelivered and the document is indexed (and announced) again.
+    """
+    started = time.monotonic()
+    p = event.payload
+    tenant, doc = event.tenant_id, p.document_id
+    repo = ChunkRepository(session, tenant)
+    await _status(indexer, tenant, doc, status="processing", progress=0.0)
+    try:
+        extracted = await extract_file(indexer.uploads_dir, p.storage_path, p.content_type, indexer.limits)
+        chunks = chunk_elements(extracted.elements, p.chunk_size, p.chunk_overlap)
+        if not chunks:
+            raise ExtractionError("the file has no text to index")
+        if len(chunks) > indexer.max_chunks:
+            raise ExtractionError(f"the document makes {len(chunks)} chunks, over the limit of {indexer.max_chunks}")
+    except ExtractionError as exc:
+        await repo.delete_document(doc)
+        await _status(indexer, tenant, doc, status="failed", reason=str(exc), progress=1.0)
+        log.info("document failed", extra={"document_id": str(doc), "reason": str(exc)})
+        return 0
+    await _status(indexer, tenant, doc, status="processing", progress=0.2)
+    vectors: list[list[float]] = []
+    step = max(indexer.batch_size, 1)
+    next_report = 0.4
+    for start in range(0, len(chunks), step):
+        vectors.extend(await indexer.embedder.embed([c.text for c in chunks[start : start + step]]))
+        progress = 0.2 + 0.7 * len(vectors) / len(chunks)
+        if progress >= next_report and len(vectors) < len(chunks):
+            await _status(indexer, tenant, doc, status="processing", progress=round(progress, 2))
+            next_report = progress + 0.2
+    rows = [
+        {
+            "ordinal": ordinal,
+            "text": chunk.text,
+            "location": chunk.location,
+            "embedding": vector,
+            "embedding_provider": indexer.embedder.name,
+            "embedding_model": indexer.embedder.model,
+            "title": p.title,
+            "tags": list(p.tags),
+            "valid_from": p.valid_from,
+            "valid_to": p.valid_to,
+        }
+        for ordinal, (chunk, vector) in enumerate(zip(chunks, vectors, strict=True))
+    ]
+    await repo.replace_document(doc, rows)
+    await session.flush()
+    await _status(
+        indexer,
+        tenant,
+        doc,
+        status="ready",
+        progress=1.0,
+        page_count=extracted.page_count,
+        chunk_count=len(rows),
+        duration_ms=int((time.monotonic() - started) * 1000),
+    )
+    return len(rows)
 
 
 async def forget_document(session: AsyncSession, event: DocumentDeleted) -> int:

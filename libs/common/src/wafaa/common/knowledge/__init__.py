@@ -1,0 +1,5 @@
+"""Read interface of the knowledge index (owned by ingestion), usable by the gateway and rag."""
+
+from wafaa.common.knowledge.search import KnowledgeHit, search, vector_literal
+
+__all__ = ["KnowledgeHit", "search", "vector_literal"]

@@ -1,0 +1,1 @@
+"""Element-aware chunking with the tenant's size and overlap."""

@@ -1,0 +1,1 @@
+"""Turning uploaded files into typed text elements, in a sandboxed child process."""

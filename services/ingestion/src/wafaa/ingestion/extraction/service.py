@@ -1,0 +1,31 @@
+"""Reading an uploaded file safely and extracting its elements."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from wafaa.ingestion.extraction.sandbox import extract_isolated
+from wafaa.ingestion.extraction.schemas import Extracted, ExtractionError, ExtractionLimits
+
+
+def resolve_upload(uploads_dir: Path, storage_path: str) -> Path:
+    """The file under UPLOADS_DIR; a path escaping it (`..`, absolute, symlink out) is refused."""
+    if "\x00" in storage_path:
+        raise ExtractionError("invalid storage path")
+    root = uploads_dir.resolve()
+    candidate = (root / storage_path).resolve()
+    if not candidate.is_relative_to(root) or candidate == root:
+        raise ExtractionError("the storage path is outside the uploads directory")
+    if not candidate.is_file():
+        raise ExtractionError("the uploaded file is missing from storage")
+    return candidate
+
+
+async def extract_file(uploads_dir: Path, storage_path: str, content_type: str, limits: ExtractionLimits) -> Extracted:
+    """Elements of an uploaded file, parsed in a sandboxed child process."""
+    path = resolve_upload(uploads_dir, storage_path)
+    if path.stat().st_size > limits.max_file_bytes:
+        raise ExtractionError(f"the file is larger than {limits.max_file_bytes // 2**20} MB")
+    data = await asyncio.to_thread(path.read_bytes)
+    return await asyncio.to_thread(extract_isolated, data, content_type, limits)
