@@ -3,6 +3,8 @@
 from wafaa.common.events.catalog import (
     ALL_EVENTS,
     Channel,
+    ChannelPaused,
+    ChannelPausedPayload,
     ConversationStatusChanged,
     ConversationStatusChangedPayload,
     DeliveryStatusChanged,
@@ -40,6 +42,8 @@ __all__ = [
     "REQUEST_ID_HEADER",
     "TENANT_HEADER",
     "Channel",
+    "ChannelPaused",
+    "ChannelPausedPayload",
     "ConversationStatusChanged",
     "ConversationStatusChangedPayload",
     "DeliveryStatusChanged",

@@ -123,6 +123,19 @@ class ConversationStatusChanged(Event[ConversationStatusChangedPayload]):
     stream = "wafaa.conversation.status_changed"
 
 
+class ChannelPausedPayload(Payload):
+    channel_id: UUID
+    reason: str
+    error_code: str | None = None
+
+
+class ChannelPaused(Event[ChannelPausedPayload]):
+    """The channel sender stopped using a channel (its token expired); admins must reconnect it."""
+
+    type: Literal["channel.paused"] = "channel.paused"
+    stream = "wafaa.channel.paused"
+
+
 # --- Knowledge -----------------------------------------------------------------------------
 
 
@@ -183,6 +196,7 @@ class DocumentStatusChanged(Event[DocumentStatusChangedPayload]):
 
 ALL_EVENTS: tuple[type[Event[Any]], ...] = (
     MessageReceived,
+    ChannelPaused,
     ReplyReady,
     ReplySent,
     ReplyFailed,

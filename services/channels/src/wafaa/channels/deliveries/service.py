@@ -1,21 +1,198 @@
-"""Delivering replies."""
+"""Delivering replies on WhatsApp and Instagram, exactly once wherever the platform lets us.
+
+A reply goes through three steps, each in its own transaction so a crash leaves a trace:
+1. intent: the delivery row is written (or found) before any platform call;
+2. each part is sent, and its platform id is recorded right after the platform accepted it;
+3. the outcome (sent, outside the 24-hour window, failed) is recorded and published.
+
+A redelivered `ReplyReady` finds the delivery and the parts already recorded and sends nothing
+again. The only window for a duplicate is between the platform accepting a part and step 2's
+commit of its id: a crash exactly there resends that part once.
+"""
 
 from __future__ import annotations
 
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wafaa.channels.deliveries.repository import DeliveryRepository
-from wafaa.common.events import ReplyReady
+from wafaa.channels.deliveries.models import FINAL_FAILURES, STATUS_RANK
+from wafaa.channels.deliveries.repository import DeliveryRepository, PartRepository, WindowRepository
+from wafaa.common.channels import ChannelDirectory, ChannelRecord
+from wafaa.common.db import Database
+from wafaa.common.events import (
+    ChannelPaused,
+    ChannelPausedPayload,
+    DeliveryStatusChanged,
+    MessageReceived,
+    ReplyDeliveryPayload,
+    ReplyFailed,
+    ReplyReady,
+    ReplySent,
+)
+from wafaa.common.messaging import EventPublisher, TransientError
+from wafaa.common.meta import GraphClient, GraphError, split_message
+
+logger = logging.getLogger(__name__)
+
+SENT_MARKER_TTL = 7 * 24 * 3600  # Meta re-delivers webhooks (our echoes included) for up to 7 days
 
 
-async def record_intent(session: AsyncSession, event: ReplyReady) -> bool:
-    """Write the delivery row before any platform call, so a redelivered reply never sends twice."""
+def sent_marker(tenant_id: uuid.UUID, platform_message_id: str) -> str:
+    """Redis key telling the gateway an echo with this id is one of our own sends."""
+    return f"tenant:{tenant_id}:sent:{platform_message_id}"
+
+
+@dataclass
+class Outcome:
+    status: str
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+class ReplySender:
+    """Sends `ReplyReady` events through the Graph API."""
+
+    def __init__(
+        self,
+        db: Database,
+        graph: GraphClient,
+        directory: ChannelDirectory,
+        publisher: EventPublisher,
+        redis: Redis,
+        window: timedelta,
+    ) -> None:
+        self.db, self.graph, self.directory, self.publisher, self.redis = db, graph, directory, publisher, redis
+        self.window = window
+
+    async def deliver(self, event: ReplyReady) -> None:
+        """Send one reply (all its parts), or record why it was not sent."""
+        p = event.payload
+        if p.channel == "web":  # the dashboard's test chat answers over HTTP, not through a platform
+            return
+        tenant = event.tenant_id
+        async with self.db.transaction(tenant) as session:
+            deliveries = DeliveryRepository(session, tenant)
+            delivery = await deliveries.record_intent(
+                message_id=p.message_id, conversation_id=p.conversation_id, channel=p.channel,
+                channel_id=p.channel_id, recipient_id=p.recipient_id, text=p.text,
+            )  # fmt: skip
+            if delivery.status != "sending":  # already delivered or given up: tell again, send nothing
+                await self._announce(event, Outcome(delivery.status, delivery.error_code), delivery.id)
+                return
+            refusal, channel = await self._refusal(session, event)
+            if refusal is not None or channel is None:
+                outcome = refusal or Outcome("failed", "channel_missing", "no such channel")
+                await deliveries.set_status(delivery.id, outcome.status, error_code=outcome.error_code,
+                                            error_message=outcome.error_message)  # fmt: skip
+                await self._announce(event, outcome, delivery.id)
+                return
+            await deliveries.set_status(delivery.id, "sending", attempts=delivery.attempts + 1)
+            already = await PartRepository(session, tenant).sent_parts(delivery.id)
+            delivery_id = delivery.id
+
+        parts = split_message(p.text, channel.platform)
+        ids: list[str] = []
+        try:
+            for ordinal, part in enumerate(parts):
+                if ordinal in already:
+                    ids.append(already[ordinal])
+                    continue
+                last = ordinal == len(parts) - 1
+                result = await self.graph.send_text(
+                    channel.credentials, p.recipient_id, part,
+                    reply_to=p.in_reply_to_platform_message_id if ordinal == 0 else None,
+                    options=p.options if last else None,
+                )  # fmt: skip
+                await self.redis.set(sent_marker(tenant, result.platform_message_id), "1", ex=SENT_MARKER_TTL)
+                async with self.db.transaction(tenant) as session:
+                    await PartRepository(session, tenant).record(delivery_id, ordinal, result.platform_message_id)
+                ids.append(result.platform_message_id)
+        except GraphError as exc:
+            if exc.retryable:
+                raise TransientError(f"graph api still failing after retries: {exc}") from exc
+            await self._give_up(event, delivery_id, channel, exc)
+            return
+        async with self.db.transaction(tenant) as session:
+            await DeliveryRepository(session, tenant).set_status(
+                delivery_id, "sent", platform_message_id=ids[0] if ids else None, parts=len(parts)
+            )
+        await self._announce(event, Outcome("sent"), delivery_id, ids[0] if ids else None)
+
+    async def _refusal(self, session: AsyncSession, event: ReplyReady) -> tuple[Outcome | None, ChannelRecord | None]:
+        p = event.payload
+        channel = await self.directory.get(session, p.channel_id) if p.channel_id else None
+        if channel is None:
+            return Outcome("failed", "channel_missing", "the channel is not connected"), None
+        if channel.paused:
+            return Outcome("skipped", "channel_paused", "the channel is paused"), channel
+        last = await WindowRepository(session, event.tenant_id).last_inbound(p.channel, p.recipient_id)
+        if last is None or datetime.now(UTC) - last > self.window:
+            return Outcome("outside_window", "131047", "more than 24 hours since the customer last wrote"), channel
+        return None, channel
+
+    async def _give_up(
+        self, event: ReplyReady, delivery_id: uuid.UUID, channel: ChannelRecord, exc: GraphError
+    ) -> None:
+        status = "outside_window" if exc.action == "outside_window" else "failed"
+        outcome = Outcome(status, str(exc.code) if exc.code is not None else None, exc.message[:500])
+        async with self.db.transaction(event.tenant_id) as session:
+            await DeliveryRepository(session, event.tenant_id).set_status(
+                delivery_id, status, error_code=outcome.error_code, error_message=outcome.error_message
+            )
+        if exc.action == "token_expired":
+            await self.publisher.publish(
+                ChannelPaused(
+                    tenant_id=event.tenant_id,
+                    event_id=uuid.uuid5(channel.id, f"paused:{exc.code}:{delivery_id}"),
+                    payload=ChannelPausedPayload(
+                        channel_id=channel.id, reason="access token expired", error_code="190"
+                    ),
+                )
+            )
+        await self._announce(event, outcome, delivery_id)
+
+    async def _announce(
+        self, event: ReplyReady, outcome: Outcome, delivery_id: uuid.UUID, platform_message_id: str | None = None
+    ) -> None:
+        """Publish ReplySent / ReplyFailed with an id derived from the message, so repeats dedupe."""
+        p = event.payload
+        failed = outcome.status in FINAL_FAILURES
+        kind = ReplyFailed if failed else ReplySent
+        payload = ReplyDeliveryPayload(
+            message_id=p.message_id, conversation_id=p.conversation_id, channel=p.channel, delivery_id=delivery_id,
+            platform_message_id=platform_message_id, error_code=outcome.error_code, error_message=outcome.error_message,
+        )  # fmt: skip
+        event_id = uuid.uuid5(p.message_id, kind.stream)
+        await self.publisher.publish(kind(tenant_id=event.tenant_id, event_id=event_id, payload=payload))
+
+
+async def remember_customer_wrote(session: AsyncSession, event: MessageReceived) -> None:
+    """Open (or extend) the 24-hour window in which free-form replies are allowed."""
     p = event.payload
-    return await DeliveryRepository(session, event.tenant_id).record_intent(
-        message_id=p.message_id,
-        conversation_id=p.conversation_id,
-        channel=p.channel,
-        channel_id=p.channel_id,
-        recipient_id=p.recipient_id,
-        text=p.text,
+    await WindowRepository(session, event.tenant_id).touch(p.channel, p.customer_id, p.received_at)
+
+
+async def apply_status(session: AsyncSession, event: DeliveryStatusChanged) -> None:
+    """A status webhook: the highest state wins (sent < delivered < read); failures are recorded."""
+    p = event.payload
+    parts = PartRepository(session, event.tenant_id)
+    part = await parts.by_platform_id(p.platform_message_id)
+    if part is None:
+        logger.info("status for a message we did not send", extra={"platform_message_id": p.platform_message_id})
+        return
+    if p.status == "failed":
+        part.status, part.error_code = "failed", p.error_code
+    elif STATUS_RANK.get(p.status, -1) > STATUS_RANK.get(part.status, 99 if part.status == "failed" else -1):
+        part.status = p.status
+    part.status_at = p.status_at
+    await session.flush()
+    statuses = await parts.statuses(part.delivery_id)
+    overall = "failed" if "failed" in statuses else min(statuses, key=lambda s: STATUS_RANK.get(s, 0))
+    await DeliveryRepository(session, event.tenant_id).set_status(
+        part.delivery_id, overall, error_code=p.error_code if overall == "failed" else None
     )
