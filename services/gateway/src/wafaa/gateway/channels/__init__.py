@@ -1,0 +1,1 @@
+"""Connected WhatsApp numbers and Instagram accounts."""
