@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -14,9 +15,10 @@ from faststream.specification import AsyncAPI
 from prometheus_client import make_asgi_app
 from redis.asyncio import Redis
 
-from wafaa.common.db import Database
-from wafaa.common.events import ALL_EVENTS
-from wafaa.common.messaging import EventPublisher, ensure_groups
+from wafaa.common.db import Database, exactly_once
+from wafaa.common.db.inbox import TransactionalHandler
+from wafaa.common.events import ALL_EVENTS, Event
+from wafaa.common.messaging import ConsumerOptions, EventConsumer, EventPublisher, ensure_groups
 from wafaa.common.observability import configure_logging
 from wafaa.common.runtime.worker import make_broker
 from wafaa.gateway.audit.endpoints import router as audit_router
@@ -26,6 +28,7 @@ from wafaa.gateway.auth.service import Authenticator
 from wafaa.gateway.auth.throttle import Blocklist, LoginThrottle
 from wafaa.gateway.auth.tokens import TokenService
 from wafaa.gateway.config import GatewaySettings
+from wafaa.gateway.database import ProcessedEvent
 from wafaa.gateway.errors import install_error_handlers
 from wafaa.gateway.health.endpoints import router as health_router
 from wafaa.gateway.middleware import RequestIdMiddleware
@@ -59,6 +62,20 @@ def build_authenticator(settings: GatewaySettings, redis: Redis) -> Authenticato
     )
 
 
+def subscribe_handlers(consumer: EventConsumer, db: Database) -> None:
+    """The events the gateway consumes, each applied exactly once in one tenant transaction."""
+
+    def on(event_type: type[Event[Any]], handler: TransactionalHandler[Any]) -> None:
+        consumer.subscribe(event_type, exactly_once(db, ProcessedEvent, "gateway", consumer.options.consumer, handler))
+
+    for event_type, handler in SUBSCRIPTIONS:
+        on(event_type, handler)
+
+
+# (event, handler) pairs, one line per domain handler.
+SUBSCRIPTIONS: list[tuple[type[Event[Any]], TransactionalHandler[Any]]] = []
+
+
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     """Build the gateway application."""
     settings = settings or GatewaySettings()
@@ -67,6 +84,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     _declare_event_catalog(broker, settings.stream_maxlen)
     db = Database.from_settings(settings)
     redis = Redis.from_url(settings.redis_url.get_secret_value())
+    consumer = EventConsumer(broker, ConsumerOptions.from_settings(settings, "gateway"), redis)
+    subscribe_handlers(consumer, db)
+    asyncapi = AsyncAPI(broker, title="Wafaa AI Concierge events", version="1.0.0")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -107,6 +127,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(health_router)
     for router in (auth_router, tenants_router, users_router, audit_router, platform_router):
         app.include_router(router)
+
+    @app.get("/asyncapi.json", include_in_schema=False)
+    async def asyncapi_document() -> dict[str, Any]:
+        """Every event of the system, as an AsyncAPI 3 document."""
+        document: dict[str, Any] = asyncapi.to_specification().to_jsonable()
+        return document
+
     app.mount("/metrics", make_asgi_app())
-    app.mount("/asyncapi", make_asyncapi_asgi(AsyncAPI(broker, title="Wafaa AI Concierge events", version="1.0.0")))
+    app.mount("/asyncapi", make_asyncapi_asgi(asyncapi))
     return app
