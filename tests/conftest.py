@@ -85,9 +85,12 @@ def service_env(infra: Infrastructure) -> dict[str, str]:
 
 @pytest.fixture
 def start_service(
-    service_env: dict[str, str], request: pytest.FixtureRequest
+    service_env: dict[str, str], request: pytest.FixtureRequest, redis: Redis
 ) -> Iterator[Callable[..., list[ServiceProcess]]]:
-    """Start N replicas of a service (`python -m wafaa.<name>` or any module) and wait until ready."""
+    """Start N replicas of a service (`python -m wafaa.<name>` or any module) and wait until ready.
+
+    It depends on `redis` so the per-test flush happens before any service joins its groups.
+    """
     started: list[ServiceProcess] = []
     log_dir = ARTIFACTS / "logs" / request.node.name
 

@@ -74,7 +74,9 @@ async def test_two_replicas_split_200_events_each_handled_once(
         await publisher.publish(message_received(tenant, text=f"question {i}", customer_id=f"c{i % 20}"))
 
     await eventually(
-        lambda: count(admin_engine, "SELECT count(*) FROM rag.messages WHERE tenant_id = :t", t=tenant),
+        lambda: count(
+            admin_engine, "SELECT count(*) FROM rag.messages WHERE tenant_id = :t AND direction = 'in'", t=tenant
+        ),
         lambda n: n == 200,
         timeout=60,
     )

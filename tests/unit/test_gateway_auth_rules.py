@@ -17,6 +17,9 @@ STRONG = {
     "JWT_SECRET": "a" * 40,
     "JWT_REFRESH_SECRET": "b" * 40,
     "PLATFORM_API_KEY": "c" * 40,
+    "CHANNEL_SECRETS_KEY": "d" * 40,
+    "META_APP_SECRET": "e" * 32,
+    "META_VERIFY_TOKEN": "f" * 24,
 }
 
 

@@ -13,6 +13,7 @@ import os
 import shlex
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from honcho import manager as honcho_manager
 from honcho.manager import Manager
 from honcho.printer import Printer
 
+from wafaa.devstack import demo as demo_tenant
 from wafaa.devstack.servers import EmbeddedPostgres, EmbeddedRedis
 
 WORKERS = ("ingestion", "rag", "channels", "analytics")
@@ -114,10 +116,23 @@ def up(args: argparse.Namespace) -> int:
     try:
         start_servers(stack, args.pg_port, args.redis_port)
         migrate(stack.env)
+        demo = demo_tenant.Demo(
+            stack.env.get("DEMO_TENANT_NAME", "Dar Al Yasmin Café"), args.demo_email, args.demo_password
+        )
+        if args.demo:
+            print(f"demo tenant: {demo_tenant.create_tenant(demo, stack.env)}", flush=True)
         mgr = Manager(Printer(sys.stdout))
         honcho_manager.KILL_WAIT = int(float(stack.env.get("GRACEFUL_TIMEOUT", "20"))) + 5
         urls = add_services(mgr, stack.env, args.gateway_port, scale, args.worker_port_base)
         print("\nWafaa AI Concierge is starting:\n  " + "\n  ".join(urls), flush=True)
+        if args.demo:
+            print(f"\n  log in at http://127.0.0.1:{args.gateway_port} as {demo.email} / {demo.password}\n", flush=True)
+            base = f"http://127.0.0.1:{args.gateway_port}"
+            seeding = threading.Thread(
+                target=lambda: print(f"demo knowledge: {demo_tenant.upload_documents(base, demo)}", flush=True),
+                daemon=True,
+            )
+            seeding.start()
         mgr.loop()
         return 0 if mgr.returncode in (None, 0, -2, -15, 130, 143) else int(mgr.returncode)
     finally:
@@ -137,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     p_up.add_argument("--redis-port", type=int, default=int(env.get("LOCAL_REDIS_PORT", "63799")))
     p_up.add_argument("--worker-port-base", type=int, default=int(env.get("LOCAL_WORKER_PORT_BASE", "8100")))
     p_up.add_argument("--scale", default=env.get("SCALE", ""))
+    p_up.add_argument("--no-demo", dest="demo", action="store_false", default=env.get("DEMO_TENANT", "true") != "false")
+    p_up.add_argument("--demo-email", default=env.get("DEMO_OWNER_EMAIL", "owner@demo.wafaa.local"))
+    p_up.add_argument("--demo-password", default=env.get("DEMO_OWNER_PASSWORD", "demo-owner-password"))
     args = parser.parse_args(argv)
     if args.command == "up":
         return up(args)

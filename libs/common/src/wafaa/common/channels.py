@@ -21,6 +21,14 @@ _BY_ID = text(
 )
 
 
+SENT_MARKER_TTL = 8 * 24 * 3600  # Meta re-delivers webhooks (echoes of our sends too) for up to 7 days
+
+
+def sent_marker(tenant_id: UUID, platform_message_id: str) -> str:
+    """Redis key the sender sets for each message it sent, so the gateway can drop its echoes."""
+    return f"tenant:{tenant_id}:sent:{platform_message_id}"
+
+
 @dataclass(frozen=True)
 class ChannelRecord:
     id: UUID

@@ -17,24 +17,38 @@ from redis.asyncio import Redis
 
 from wafaa.common.db import Database, exactly_once
 from wafaa.common.db.inbox import TransactionalHandler
-from wafaa.common.events import ALL_EVENTS, Event
+from wafaa.common.events import ALL_EVENTS, ChannelPaused, DocumentStatusChanged, Event
 from wafaa.common.messaging import ConsumerOptions, EventConsumer, EventPublisher, ensure_groups
+from wafaa.common.meta import GraphClient
 from wafaa.common.observability import configure_logging
+from wafaa.common.providers import make_embedder
 from wafaa.common.runtime.worker import make_broker
+from wafaa.common.secrets import SecretBox
 from wafaa.gateway.audit.endpoints import router as audit_router
 from wafaa.gateway.auth.endpoints import router as auth_router
 from wafaa.gateway.auth.passwords import PasswordHasher
 from wafaa.gateway.auth.service import Authenticator
 from wafaa.gateway.auth.throttle import Blocklist, LoginThrottle
 from wafaa.gateway.auth.tokens import TokenService
+from wafaa.gateway.channels.endpoints import router as channels_router
+from wafaa.gateway.channels.handlers import on_channel_paused
+from wafaa.gateway.chat.endpoints import router as chat_router
 from wafaa.gateway.config import GatewaySettings
+from wafaa.gateway.conversations.endpoints import router as conversations_router
 from wafaa.gateway.database import ProcessedEvent
 from wafaa.gateway.errors import install_error_handlers
 from wafaa.gateway.health.endpoints import router as health_router
+from wafaa.gateway.knowledge.endpoints import UploadBodyLimit
+from wafaa.gateway.knowledge.endpoints import router as knowledge_router
+from wafaa.gateway.knowledge.files import FileStore
+from wafaa.gateway.knowledge.handlers import on_document_status_changed
+from wafaa.gateway.knowledge.service import UploadLimits
 from wafaa.gateway.middleware import RequestIdMiddleware
 from wafaa.gateway.platform.endpoints import router as platform_router
 from wafaa.gateway.tenants.endpoints import router as tenants_router
 from wafaa.gateway.users.endpoints import router as users_router
+from wafaa.gateway.webhooks.endpoints import router as webhooks_router
+from wafaa.gateway.webhooks.service import WebhookIntake
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +87,10 @@ def subscribe_handlers(consumer: EventConsumer, db: Database) -> None:
 
 
 # (event, handler) pairs, one line per domain handler.
-SUBSCRIPTIONS: list[tuple[type[Event[Any]], TransactionalHandler[Any]]] = []
+SUBSCRIPTIONS: list[tuple[type[Event[Any]], TransactionalHandler[Any]]] = [
+    (ChannelPaused, on_channel_paused),
+    (DocumentStatusChanged, on_document_status_changed),
+]
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -97,6 +114,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         async with broker:
             await broker.start()
             yield
+        await app.state.graph.aclose()
         await db.dispose()
         await redis.aclose()
 
@@ -114,6 +132,20 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.broker = broker
     app.state.publisher = EventPublisher(broker, maxlen=settings.stream_maxlen, service="gateway")
     app.state.auth = build_authenticator(settings, redis)
+    app.state.embedder = make_embedder(settings)
+    app.state.upload_limits = UploadLimits(
+        store=FileStore(settings.uploads_dir),
+        max_file_bytes=settings.knowledge_max_file_mb * 2**20,
+        max_files=settings.knowledge_max_files_per_request,
+        max_tenant_bytes=settings.knowledge_max_tenant_storage_mb * 2**20,
+    )
+    app.state.secret_box = SecretBox(settings.channel_secrets_key.get_secret_value())
+    app.state.graph = GraphClient(settings)
+    app.state.webhooks = WebhookIntake(
+        db, redis, app.state.publisher, app.state.secret_box,
+        settings.meta_app_secret.get_secret_value(), settings.meta_verify_token.get_secret_value(),
+        settings.webhook_dedup_ttl_seconds,
+    )  # fmt: skip
 
     install_error_handlers(app)
     app.add_middleware(
@@ -123,9 +155,14 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
         allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
     )
+    # multipart framing on top of the files themselves
+    upload_body_limit = settings.knowledge_max_files_per_request * settings.knowledge_max_file_mb * 2**20 + 2**20
+    app.add_middleware(UploadBodyLimit, max_bytes=upload_body_limit)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health_router)
-    for router in (auth_router, tenants_router, users_router, audit_router, platform_router):
+    app.include_router(webhooks_router)
+    routers = (auth_router, tenants_router, users_router, audit_router, platform_router, channels_router)
+    for router in (*routers, knowledge_router, chat_router, conversations_router):
         app.include_router(router)
 
     @app.get("/asyncapi.json", include_in_schema=False)

@@ -2,6 +2,8 @@
 
 from wafaa.common.events.catalog import (
     ALL_EVENTS,
+    AgentReplied,
+    AgentRepliedPayload,
     Channel,
     ChannelPaused,
     ChannelPausedPayload,
@@ -41,6 +43,8 @@ __all__ = [
     "EVENT_TYPE_HEADER",
     "REQUEST_ID_HEADER",
     "TENANT_HEADER",
+    "AgentReplied",
+    "AgentRepliedPayload",
     "Channel",
     "ChannelPaused",
     "ChannelPausedPayload",

@@ -38,6 +38,7 @@ class MessageReceivedPayload(Payload):
     reply_to_platform_message_id: str | None = None
     attachments: list[dict[str, Any]] = Field(default_factory=list)
     request_id: str | None = None
+    channel_paused: bool = False
 
 
 class MessageReceived(Event[MessageReceivedPayload]):
@@ -60,6 +61,7 @@ class ReplyReadyPayload(Payload):
     handoff: bool = False
     fallback: bool = False
     options: list[str] = Field(default_factory=list)
+    request_id: str | None = None
 
 
 class ReplyReady(Event[ReplyReadyPayload]):
@@ -123,6 +125,20 @@ class ConversationStatusChanged(Event[ConversationStatusChangedPayload]):
     stream = "wafaa.conversation.status_changed"
 
 
+class AgentRepliedPayload(Payload):
+    conversation_id: UUID
+    message_id: UUID
+    text: str
+    agent_id: UUID | None = None
+
+
+class AgentReplied(Event[AgentRepliedPayload]):
+    """A human agent answered a customer from the dashboard; the conversation is now human-owned."""
+
+    type: Literal["agent.replied"] = "agent.replied"
+    stream = "wafaa.agent.replied"
+
+
 class ChannelPausedPayload(Payload):
     channel_id: UUID
     reason: str
@@ -150,6 +166,8 @@ class DocumentUploadedPayload(Payload):
     tags: list[str] = Field(default_factory=list)
     valid_from: datetime | None = None
     valid_to: datetime | None = None
+    # Which upload or reprocess of the document this is; echoed in its status events.
+    generation: int = 0
 
 
 class DocumentUploaded(Event[DocumentUploadedPayload]):
@@ -185,6 +203,7 @@ class DocumentStatusChangedPayload(Payload):
     page_count: int | None = None
     chunk_count: int | None = None
     duration_ms: int | None = None
+    generation: int = 0
 
 
 class DocumentStatusChanged(Event[DocumentStatusChangedPayload]):
@@ -202,6 +221,7 @@ ALL_EVENTS: tuple[type[Event[Any]], ...] = (
     ReplyFailed,
     DeliveryStatusChanged,
     ConversationStatusChanged,
+    AgentReplied,
     DocumentUploaded,
     DocumentReprocessRequested,
     DocumentDeleted,

@@ -8,13 +8,19 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from wafaa.common.events import (
+    AgentReplied,
+    ChannelPaused,
+    ConversationStatusChanged,
     DeliveryStatusChanged,
     DocumentDeleted,
     DocumentReprocessRequested,
+    DocumentStatusChanged,
     DocumentUploaded,
     Event,
     MessageReceived,
+    ReplyFailed,
     ReplyReady,
+    ReplySent,
 )
 
 GATEWAY = "gateway"
@@ -29,10 +35,16 @@ DLQ_SUFFIX = ".dlq"
 CONSUMER_GROUPS: dict[str, tuple[str, ...]] = {
     MessageReceived.stream: (RAG, CHANNELS, ANALYTICS),
     ReplyReady.stream: (CHANNELS, ANALYTICS),
-    DeliveryStatusChanged.stream: (CHANNELS,),
+    ReplySent.stream: (ANALYTICS,),
+    ReplyFailed.stream: (ANALYTICS,),
+    DeliveryStatusChanged.stream: (CHANNELS, ANALYTICS),
+    ConversationStatusChanged.stream: (RAG, ANALYTICS),
+    AgentReplied.stream: (RAG,),
+    ChannelPaused.stream: (GATEWAY,),
     DocumentUploaded.stream: (INGESTION,),
     DocumentReprocessRequested.stream: (INGESTION,),
     DocumentDeleted.stream: (INGESTION,),
+    DocumentStatusChanged.stream: (GATEWAY,),
 }
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wafaa.channels.deliveries.models import FINAL_FAILURES, STATUS_RANK
 from wafaa.channels.deliveries.repository import DeliveryRepository, PartRepository, WindowRepository
-from wafaa.common.channels import ChannelDirectory, ChannelRecord
+from wafaa.common.channels import SENT_MARKER_TTL, ChannelDirectory, ChannelRecord, sent_marker
 from wafaa.common.db import Database
 from wafaa.common.events import (
     ChannelPaused,
@@ -38,14 +38,6 @@ from wafaa.common.messaging import EventPublisher, TransientError
 from wafaa.common.meta import GraphClient, GraphError, split_message
 
 logger = logging.getLogger(__name__)
-
-SENT_MARKER_TTL = 7 * 24 * 3600  # Meta re-delivers webhooks (our echoes included) for up to 7 days
-
-
-def sent_marker(tenant_id: uuid.UUID, platform_message_id: str) -> str:
-    """Redis key telling the gateway an echo with this id is one of our own sends."""
-    return f"tenant:{tenant_id}:sent:{platform_message_id}"
-
 
 @dataclass
 class Outcome:

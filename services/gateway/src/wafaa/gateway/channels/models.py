@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
@@ -42,3 +43,13 @@ class Channel(HasId, TenantScoped, HasCreatedAt, Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+@dataclass(frozen=True)
+class WebhookRoute:
+    """Where a webhook for one account goes: its tenant, channel, state and own app secret (if any)."""
+
+    tenant_id: UUID
+    channel_id: UUID
+    status: str
+    app_secret_encrypted: str | None

@@ -63,6 +63,11 @@ class TenantSettings(_Strict):
     greeting: str = Field(default="Welcome! How can I help you today?", max_length=1000)
     fallback_message: str = Field(default="I'm not sure about that; let me get someone to help.", max_length=1000)
     handoff_message: str = Field(default="A member of our team will reply shortly.", max_length=1000)
+    text_only_message: str = Field(
+        default="Thanks! I can only read text messages for now. Could you type your question?",
+        max_length=1000,
+        description="The reply to an image, voice note or sticker without text",
+    )
     timezone: str = Field(default="Asia/Dubai", max_length=64)
     business_hours: dict[Weekday, list[OpeningHours]] = Field(default_factory=dict)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
@@ -115,6 +120,7 @@ class TenantSettingsUpdate(_Strict):
     greeting: str | None = None
     fallback_message: str | None = None
     handoff_message: str | None = None
+    text_only_message: str | None = None
     timezone: str | None = None
     business_hours: dict[Weekday, list[OpeningHours]] | None = None
     retrieval: RetrievalSettingsUpdate | None = None

@@ -42,8 +42,8 @@ class Indexer:
     max_chunks: int = 50_000
 
 
-async def _status(indexer: Indexer, tenant_id: UUID, document_id: UUID, **fields: Any) -> None:
-    payload = DocumentStatusChangedPayload(document_id=document_id, **fields)
+async def _status(indexer: Indexer, tenant_id: UUID, document_id: UUID, generation: int, **fields: Any) -> None:
+    payload = DocumentStatusChangedPayload(document_id=document_id, generation=generation, **fields)
     await indexer.publish(DocumentStatusChanged(tenant_id=tenant_id, payload=payload))
 
 
@@ -58,9 +58,9 @@ async def index_document(
     """
     started = time.monotonic()
     p = event.payload
-    tenant, doc = event.tenant_id, p.document_id
+    tenant, doc, generation = event.tenant_id, p.document_id, p.generation
     repo = ChunkRepository(session, tenant)
-    await _status(indexer, tenant, doc, status="processing", progress=0.0)
+    await _status(indexer, tenant, doc, generation, status="processing", progress=0.0)
     try:
         extracted = await extract_file(indexer.uploads_dir, p.storage_path, p.content_type, indexer.limits)
         chunks = chunk_elements(extracted.elements, p.chunk_size, p.chunk_overlap)
@@ -70,10 +70,10 @@ async def index_document(
             raise ExtractionError(f"the document makes {len(chunks)} chunks, over the limit of {indexer.max_chunks}")
     except ExtractionError as exc:
         await repo.delete_document(doc)
-        await _status(indexer, tenant, doc, status="failed", reason=str(exc), progress=1.0)
+        await _status(indexer, tenant, doc, generation, status="failed", reason=str(exc), progress=1.0)
         log.info("document failed", extra={"document_id": str(doc), "reason": str(exc)})
         return 0
-    await _status(indexer, tenant, doc, status="processing", progress=0.2)
+    await _status(indexer, tenant, doc, generation, status="processing", progress=0.2)
     vectors: list[list[float]] = []
     step = max(indexer.batch_size, 1)
     next_report = 0.4
@@ -81,7 +81,7 @@ async def index_document(
         vectors.extend(await indexer.embedder.embed([c.text for c in chunks[start : start + step]]))
         progress = 0.2 + 0.7 * len(vectors) / len(chunks)
         if progress >= next_report and len(vectors) < len(chunks):
-            await _status(indexer, tenant, doc, status="processing", progress=round(progress, 2))
+            await _status(indexer, tenant, doc, generation, status="processing", progress=round(progress, 2))
             next_report = progress + 0.2
     rows = [
         {
@@ -104,6 +104,7 @@ async def index_document(
         indexer,
         tenant,
         doc,
+        generation,
         status="ready",
         progress=1.0,
         page_count=extracted.page_count,

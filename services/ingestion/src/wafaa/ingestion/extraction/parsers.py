@@ -66,8 +66,29 @@ def _is_heading_line(line: str) -> bool:
     return 2 < len(line) <= 60 and bool(letters) and all(c.isupper() for c in letters if c.isascii())
 
 
+_PRICE_LINE = re.compile(
+    r"^(?:(?:AED|Dhs?\.?|د\.?إ\.?|درهم)\s*\d+(?:[.,]\d+)?|\d+(?:[.,]\d+)?\s*(?:AED|Dhs?|درهم))$", re.I
+)
+_ENDS_WITH_PRICE = re.compile(r"(?:AED|Dhs?\.?|درهم)\s*\d+(?:[.,]\d+)?$", re.I)
+_CONTINUES = re.compile(r"^(?:[a-z(]|allergens?:|ingredients?:|serves\b)", re.I)
+
+
+def _continues(previous: Element | None, line: str, page: int) -> bool:
+    """Whether a PDF line carries on the previous text element: a wrapped line, a price, allergens."""
+    if previous is None or previous.kind != "text" or previous.page != page:
+        return False
+    if _ENDS_WITH_PRICE.search(previous.text):  # an item ends with its price
+        return False
+    if _PRICE_LINE.match(line) or (_CONTINUES.match(line) and not line[:1].isupper()):
+        return True
+    if line.lower().startswith(("allergens:", "allergen:")):
+        return True
+    return previous.text[-1:] not in ".!?:؟" and not _is_heading_line(line)
+
+
 def parse_pdf(data: bytes) -> Extracted:
-    """Text per page with pypdf; upper-case short lines become titles."""
+    """Text per page with pypdf: wrapped lines joined into paragraphs, prices kept with their item,
+    upper-case short lines as titles."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -80,7 +101,15 @@ def parse_pdf(data: bytes) -> Extracted:
         for number, page in enumerate(pages, start=1):
             for line in (page.extract_text() or "").splitlines():
                 line = line.strip()
-                if line:
+                if not line:
+                    continue
+                previous = out.elements[-1] if out.elements else None
+                if _continues(previous, line, number):
+                    assert previous is not None
+                    previous.text = f"{previous.text} {line}"
+                elif _PRICE_LINE.match(line):
+                    out.elements.append(Element("text", line, page=number))
+                else:
                     out.elements.append(Element("title" if _is_heading_line(line) else "text", line, page=number))
     except ExtractionError:
         raise

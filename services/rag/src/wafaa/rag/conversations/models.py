@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import DateTime, ForeignKeyConstraint, Index, String, Text, UniqueConstraint, func, text
+from sqlalchemy import DateTime, ForeignKeyConstraint, Index, String, Text, UniqueConstraint, false, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -16,7 +16,11 @@ from wafaa.rag.database import Base
 
 class Conversation(TenantScoped, HasId, HasCreatedAt, Base):
     __tablename__ = "conversations"
-    __table_args__ = (UniqueConstraint("tenant_id", "channel", "customer_id"), UniqueConstraint("tenant_id", "id"))
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "channel", "customer_id"),
+        UniqueConstraint("tenant_id", "id"),
+        Index("ix_conversations_tenant_last_message", "tenant_id", "last_message_at", "id"),
+    )
 
     channel: Mapped[str] = mapped_column(String(20))
     channel_id: Mapped[UUID | None]
@@ -38,6 +42,12 @@ class Message(TenantScoped, HasId, HasCreatedAt, Base):
             postgresql_where=text("platform_message_id IS NOT NULL"),
         ),
         Index("ix_messages_conversation_created", "tenant_id", "conversation_id", "created_at"),
+        Index(
+            "ix_messages_unanswered",
+            "tenant_id",
+            "conversation_id",
+            postgresql_where=text("direction = 'in' AND NOT answered"),
+        ),
     )
 
     conversation_id: Mapped[UUID]
@@ -48,3 +58,7 @@ class Message(TenantScoped, HasId, HasCreatedAt, Base):
     text: Mapped[str | None] = mapped_column(Text)
     attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    sources: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list, server_default="[]")
+    request_id: Mapped[str | None] = mapped_column(String(100))
+    # Inbound messages wait for a turn until answered (or consumed by a handoff); outbound ones are true.
+    answered: Mapped[bool] = mapped_column(default=False, server_default=false())

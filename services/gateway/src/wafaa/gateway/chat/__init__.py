@@ -1,0 +1,1 @@
+"""The dashboard test chat: request/reply with the rag service over the broker."""

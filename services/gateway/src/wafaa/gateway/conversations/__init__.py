@@ -1,0 +1,1 @@
+"""Conversations: read from the rag service, changed through events."""

@@ -1,0 +1,1 @@
+"""Answering a turn: language, handoff intents, prompts, and the LLM gateways."""

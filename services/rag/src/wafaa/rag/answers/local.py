@@ -1,0 +1,225 @@
+"""The local grounded answerer: composes the reply from the best-matching sentences of the sources.
+
+No network and no model: the retrieved chunks are cut into answer units (a line, a sentence, or a
+question with its answer), each unit is scored by the inverse-document-frequency weight of the
+question's words it contains (plus a share of its chunk's score and the retrieval rank), and the
+best units in the customer's language make the reply. When the best unit covers too little of the
+question, the answerer says it doesn't know instead of guessing.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from wafaa.common.knowledge.search import KnowledgeHit
+from wafaa.common.providers.embeddings import normalise_text
+from wafaa.rag.answers.language import detect_language
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_SENTENCE = re.compile(r"(?<=[.!?؟])\s+")
+_QUESTION_LINE = re.compile(r"(\?|؟)\s*$|^\s*(q\d*[.:)]|س\d*[.:)]|question\b)", re.IGNORECASE)
+_ANSWER_PREFIX = re.compile(r"^\s*(a\d*[.:)]|ج\d*[.:)]|answer\s*:)\s*", re.IGNORECASE)
+_ARABIC = re.compile(r"[\u0600-\u06ff]")
+
+STOPWORDS = frozenset(
+    normalise_text(w)
+    for w in """a an the is are was were be been am do does did can could will would shall should may might must
+    i me my we our you your u ur r he she it its they them their this that these those there here what which
+    who whom whose
+    when where why how hi hello hey pls plz please thanks thank ok okay of in on at to for from by with about as
+    into and or but if so not no yes any some all have has had get got want need know tell much many also just
+    like there's what's whats wat wht im i'm dont don't do u ya ye yall guys
+    هل ما ماذا متى أين اين كيف كم من في على الى إلى عن مع هذا هذه ذلك تلك انا أنا نحن انت أنت هو هي لي لكم لديكم
+    عندكم عندك يوجد و او أو ثم لو اذا إذا ان أن لا نعم شكرا مرحبا السلام عليكم الله يا""".split()  # noqa: SIM905
+)
+
+# Days map to the weekday / weekend words used in opening-hours tables.
+EXPANSIONS = {
+    "monday": ["weekday", "mon"],
+    "tuesday": ["weekday", "tue"],
+    "wednesday": ["weekday", "wed"],
+    "thursday": ["weekday", "thu"],
+    "friday": ["weekend", "fri"],
+    "saturday": ["weekend", "sat"],
+    "sunday": ["weekend", "sun"],
+    "weekend": ["fri", "sat", "sun"],
+    "open": ["opening", "hours"],
+    "close": ["closing", "hours", "closes"],
+    "closes": ["closing", "hours"],
+    "cost": ["price", "aed", "fee"],
+    "price": ["aed"],
+    "delivery": ["deliver", "delivers"],
+    "الجمعة": ["weekend"],
+    "السبت": ["weekend"],
+    "الاحد": ["weekend"],
+}
+
+
+def stem(word: str) -> str:
+    """A light stem: English plural/verb endings, Arabic article and conjunction prefixes."""
+    if _ARABIC.search(word):
+        for prefix in ("وال", "بال", "لل", "فال", "كال", "ال"):
+            if word.startswith(prefix) and len(word) - len(prefix) >= 3:
+                return word[len(prefix) :]
+        if word.startswith("و") and len(word) > 4:
+            return word[1:]
+        return word
+    for suffix in ("ing", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def content_terms(text: str) -> list[str]:
+    """Stemmed content words (stopwords dropped)."""
+    words = _WORD.findall(normalise_text(text).replace("_", " "))
+    return [stem(w) for w in words if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+
+
+def question_terms(text: str) -> set[str]:
+    """The question's content words with day/price expansions."""
+    words = [w for w in _WORD.findall(normalise_text(text)) if w not in STOPWORDS]
+    terms = {stem(w) for w in words}
+    for w in words:
+        terms.update(stem(x) for x in EXPANSIONS.get(w, []))
+    return terms
+
+
+@dataclass
+class Unit:
+    """A piece of a chunk that can be said as (part of) an answer."""
+
+    display: str
+    terms: set[str]
+    hit_index: int
+    arabic: bool
+
+
+_RECORD_LINE = re.compile(r"^(?P<record>[\w ]+\[\d+\])\.(?P<field>[\w.\[\]]+):\s*(?P<value>.*)$")
+_SKIPPED_FIELDS = ("id", "status", "valid_from", "valid_to", "last_updated")
+
+
+def _records(lines: list[str]) -> list[str]:
+    """Lines of one flattened JSON record (`promotions[2].name: …`) become one readable line."""
+    out: list[str] = []
+    current: str | None = None
+    fields: list[tuple[str, str]] = []
+
+    def flush() -> None:
+        if current is None:
+            return
+        values = dict(fields)
+        name = values.get("name") or values.get("title") or ""
+        described = values.get("description", "")
+        extras = []
+        for field, value in fields:
+            base = field.split("[", 1)[0]
+            if base in ("name", "title", "description") or base in _SKIPPED_FIELDS or value in described:
+                continue
+            extras.append(f"{base.replace('_', ' ')}: {value}")
+        head = f"{name}: {described}" if name and described else (name or described)
+        out.append(" ".join(x for x in [head.strip(), ("(" + "; ".join(extras) + ")") if extras else ""] if x))
+
+    for line in lines:
+        match = _RECORD_LINE.match(line)
+        if match and match["record"] == current:
+            fields.append((match["field"], match["value"]))
+            continue
+        flush()
+        current, fields = None, []
+        if match:
+            current, fields = match["record"], [(match["field"], match["value"])]
+        else:
+            out.append(line)
+    flush()
+    return out
+
+
+def _units(hit: KnowledgeHit, index: int) -> list[Unit]:
+    lines = _records([ln.strip() for ln in hit.text.splitlines() if ln.strip()])
+    pieces: list[tuple[str, str]] = []  # (display, match text)
+    i = 0
+    head = lines[0] if lines else ""
+    structured = sum(1 for ln in lines if re.match(r"^[\w ]{2,40}:\s", ln)) >= max(3, len(lines) // 2)
+    while i < len(lines):
+        line = lines[i]
+        if _QUESTION_LINE.search(line) and i + 1 < len(lines):
+            answer = _ANSWER_PREFIX.sub("", lines[i + 1])
+            pieces.append((answer, line + " " + answer))
+            i += 2
+            continue
+        text = _ANSWER_PREFIX.sub("", line)
+        if structured and line != head:
+            pieces.append((f"{head.split(':', 1)[-1].strip()}: {text}", head + " " + text))
+        elif len(text) > 260:
+            for sentence in _SENTENCE.split(text):
+                if sentence.strip():
+                    pieces.append((sentence.strip(), sentence))
+        else:
+            pieces.append((text, text))
+        i += 1
+    section = str(hit.location.get("section") or "")
+    return [
+        Unit(display, set(content_terms(match + " " + section)), index, bool(_ARABIC.search(display)))
+        for display, match in pieces
+        if len(display) > 1
+    ]
+
+
+@dataclass(frozen=True)
+class Extract:
+    """The composed reply and the chunks it came from; `text` is empty when nothing matched enough."""
+
+    text: str
+    hit_indexes: list[int]
+    coverage: float
+
+
+def extract_answer(
+    question: str, hits: list[KnowledgeHit], language: str | None = None, min_coverage: float = 0.34
+) -> Extract:
+    """The best-matching units of the sources, in the customer's language, or an empty extract."""
+    q_terms = question_terms(question)
+    if not q_terms or not hits:
+        return Extract("", [], 0.0)
+    language = language or detect_language(question)
+    units = [u for index, hit in enumerate(hits) for u in _units(hit, index)]
+    if not units:
+        return Extract("", [], 0.0)
+    df: dict[str, int] = {}
+    for u in units:
+        for t in u.terms & q_terms:
+            df[t] = df.get(t, 0) + 1
+    n = len(units)
+    # A question word found nowhere in the sources still counts against coverage (it may be the point).
+    idf = {t: math.log(1 + n / (1 + df.get(t, 0))) for t in q_terms}
+    total = sum(idf.values()) or 1.0
+    chunk_terms = [set(content_terms(h.text + " " + h.title)) for h in hits]
+
+    def score(u: Unit) -> tuple[float, float]:
+        own = sum(idf[t] for t in u.terms & q_terms)
+        context = sum(idf[t] for t in (chunk_terms[u.hit_index] & q_terms) - u.terms)
+        cov = (own + 0.5 * context) / total
+        return cov + 0.3 * own / total - 0.01 * u.hit_index, cov
+
+    scored = sorted(((score(u), u) for u in units), key=lambda x: -x[0][0])
+    want_arabic = language == "ar"
+    preferred = [(s, u) for s, u in scored if u.arabic == want_arabic]
+    if preferred and preferred[0][0][0] >= 0.6 * scored[0][0][0]:
+        scored = preferred
+    (best_rank, best_cov), best = scored[0]
+    if best_cov < min_coverage:
+        return Extract("", [], best_cov)
+    chosen = [best]
+    length = len(best.display)
+    for (rank, cov), unit in scored[1:6]:
+        if len(chosen) >= 3 or length + len(unit.display) > 480:
+            break
+        if rank >= 0.75 * best_rank and cov >= min_coverage and unit.display not in {c.display for c in chosen}:
+            chosen.append(unit)
+            length += len(unit.display)
+    text = " ".join(c.display.rstrip() if c.display.rstrip()[-1:] in ".!?؟" else c.display + "." for c in chosen)
+    indexes = sorted({c.hit_index for c in chosen})
+    return Extract(text, indexes, best_cov)

@@ -1,0 +1,1 @@
+"""Turns: debouncing quick messages and answering them once."""

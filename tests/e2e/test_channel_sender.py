@@ -1,0 +1,198 @@
+"""The channel sender as a process: replies delivered at the fake Graph API once, whatever happens."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.fixtures.factories import message_received, reply_ready
+from tests.fixtures.fake_graph import FakeGraphApi
+from tests.fixtures.gateway import create_tenant_with_owner, gateway_settings, headers_for, running_gateway
+from tests.fixtures.infrastructure import Infrastructure
+from tests.fixtures.waiting import eventually
+from wafaa.common.events import DeliveryStatusChanged, DeliveryStatusChangedPayload
+from wafaa.common.messaging import EventPublisher
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+CUSTOMER = "971500000001"
+
+
+async def connect(
+    infra: Infrastructure, fake: FakeGraphApi, token: str = "EAAG-sender-token-0001"
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """A tenant with a WhatsApp channel, created through the gateway's API."""
+    settings = gateway_settings(infra, whatsapp_api_base_url=fake.url)
+    async with running_gateway(settings) as (app, client):
+        owner = await create_tenant_with_owner(app)
+        body = {"platform": "whatsapp", "phone_number_id": str(uuid.uuid4().int)[:15], "access_token": token}
+        response = await client.post("/api/v1/channels", json=body, headers=await headers_for(client, owner))
+        assert response.status_code == 201, response.text
+        return owner.tenant_id, uuid.UUID(response.json()["id"])
+
+
+async def delivery(engine: AsyncEngine, tenant: uuid.UUID) -> dict | None:
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(text("SELECT * FROM channels.deliveries WHERE tenant_id = :t"), {"t": tenant})
+        ).first()
+        return dict(row._mapping) if row else None
+
+
+async def customer_wrote(publisher: EventPublisher, engine: AsyncEngine, tenant: uuid.UUID, channel: uuid.UUID) -> None:
+    await publisher.publish(message_received(tenant, channel_id=channel, customer_id=CUSTOMER))
+
+    async def window() -> int:
+        async with engine.connect() as conn:
+            sql = "SELECT count(*) FROM channels.customer_windows WHERE tenant_id = :t"
+            return int((await conn.execute(text(sql), {"t": tenant})).scalar_one())
+
+    await eventually(window, lambda n: n == 1)
+
+
+@pytest.fixture
+def sender(redis: Redis, start_service, fake_graph: FakeGraphApi):
+    """The channels service, started after the per-test Redis flush."""
+    return start_service(
+        "channels", whatsapp_api_base_url=fake_graph.url, instagram_api_base_url=fake_graph.url,
+        graph_backoff_initial_seconds=0.05, graph_backoff_max_seconds=0.2,
+    )[0]  # fmt: skip
+
+
+async def test_a_reply_is_delivered_once_and_a_redelivery_sends_nothing(
+    sender, fake_graph: FakeGraphApi, infra: Infrastructure, publisher: EventPublisher, admin_engine: AsyncEngine
+) -> None:
+    tenant, channel = await connect(infra, fake_graph)
+    await customer_wrote(publisher, admin_engine, tenant, channel)
+    reply = reply_ready(tenant, channel_id=channel, recipient_id=CUSTOMER, in_reply_to_platform_message_id="wamid.in1")
+    await publisher.publish(reply)
+    row = await eventually(lambda: delivery(admin_engine, tenant), lambda d: d is not None and d["status"] == "sent")
+    (send,) = fake_graph.sends()
+    assert send.body["to"] == CUSTOMER and send.body["text"]["body"] == reply.payload.text
+    assert send.body["context"] == {"message_id": "wamid.in1"}
+    assert send.headers["authorization"] == "Bearer EAAG-sender-token-0001"
+    assert row["platform_message_id"] == "wamid.fake0"
+
+    await publisher.publish(reply)  # the same ReplyReady again (a redelivery)
+    await eventually(lambda: sender_processed(sender), lambda n: n >= 3)
+    assert len(fake_graph.sends()) == 1
+
+
+async def sender_processed(sender) -> float:
+    return sender.metric("wafaa_events_handled_total", outcome="processed")
+
+
+async def test_two_500s_then_200_delivers_one_reply(
+    sender, fake_graph: FakeGraphApi, infra: Infrastructure, publisher: EventPublisher, admin_engine: AsyncEngine
+) -> None:
+    tenant, channel = await connect(infra, fake_graph)
+    await customer_wrote(publisher, admin_engine, tenant, channel)
+    fake_graph.script(500, 500)
+    await publisher.publish(reply_ready(tenant, channel_id=channel, recipient_id=CUSTOMER))
+    row = await eventually(lambda: delivery(admin_engine, tenant), lambda d: d is not None and d["status"] == "sent")
+    assert len(fake_graph.sends()) == 3 and row["attempts"] == 1
+
+
+async def test_outside_the_24_hour_window_nothing_is_sent_and_the_reply_is_flagged(
+    sender,
+    fake_graph: FakeGraphApi,
+    infra: Infrastructure,
+    publisher: EventPublisher,
+    admin_engine: AsyncEngine,
+    redis: Redis,
+) -> None:
+    tenant, channel = await connect(infra, fake_graph)
+    await publisher.publish(
+        message_received(
+            tenant, channel_id=channel, customer_id=CUSTOMER, received_at=datetime.now(UTC) - timedelta(hours=30)
+        )
+    )
+    await publisher.publish(reply_ready(tenant, channel_id=channel, recipient_id=CUSTOMER))
+    row = await eventually(lambda: delivery(admin_engine, tenant), lambda d: d is not None and d["status"] != "sending")
+    assert (row["status"], row["error_code"]) == ("outside_window", "131047")
+    assert fake_graph.sends() == []
+    failed = await eventually(lambda: redis.xrange("wafaa.reply.failed"), lambda e: len(e) == 1)
+    assert b"131047" in failed[0][1][b"__data__"]
+
+
+async def test_meta_answering_131047_is_not_retried_and_flags_the_reply(
+    sender, fake_graph: FakeGraphApi, infra: Infrastructure, publisher: EventPublisher, admin_engine: AsyncEngine
+) -> None:
+    tenant, channel = await connect(infra, fake_graph)
+    await customer_wrote(publisher, admin_engine, tenant, channel)
+    fake_graph.script(("error", 131047))
+    await publisher.publish(reply_ready(tenant, channel_id=channel, recipient_id=CUSTOMER))
+    row = await eventually(lambda: delivery(admin_engine, tenant), lambda d: d is not None and d["status"] != "sending")
+    assert (row["status"], row["error_code"]) == ("outside_window", "131047")
+    assert len(fake_graph.sends()) == 1
+
+
+async def test_an_expired_token_pauses_the_channel_and_tells_the_admins(
+    sender,
+    start_service,
+    fake_graph: FakeGraphApi,
+    infra: Infrastructure,
+    publisher: EventPublisher,
+    admin_engine: AsyncEngine,
+) -> None:
+    start_service("gateway")  # consumes ChannelPaused
+    tenant, channel = await connect(infra, fake_graph)
+    await customer_wrote(publisher, admin_engine, tenant, channel)
+    fake_graph.script(("error", 190))
+    await publisher.publish(reply_ready(tenant, channel_id=channel, recipient_id=CUSTOMER))
+
+    async def channel_state() -> tuple[str, str | None]:
+        async with admin_engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    text("SELECT status, paused_reason FROM gateway.channels WHERE id = :i"), {"i": channel}
+                )
+            ).one()
+            return row.status, row.paused_reason
+
+    assert await eventually(channel_state, lambda s: s[0] == "paused", timeout=30) == ("paused", "access token expired")
+    sql = "SELECT actor_type, action FROM gateway.audit_logs WHERE tenant_id = :t AND action = 'channel.paused'"
+    async with admin_engine.connect() as conn:
+        audit = (await conn.execute(text(sql), {"t": tenant})).all()
+    assert [tuple(a) for a in audit] == [("system", "channel.paused")]
+    assert len(fake_graph.sends()) == 1
+
+
+async def test_statuses_out_of_order_leave_the_delivery_read(
+    sender, fake_graph: FakeGraphApi, infra: Infrastructure, publisher: EventPublisher, admin_engine: AsyncEngine
+) -> None:
+    tenant, channel = await connect(infra, fake_graph)
+    await customer_wrote(publisher, admin_engine, tenant, channel)
+    await publisher.publish(reply_ready(tenant, channel_id=channel, recipient_id=CUSTOMER))
+    row = await eventually(lambda: delivery(admin_engine, tenant), lambda d: d is not None and d["status"] == "sent")
+    for status in ("read", "delivered", "sent"):
+        await publisher.publish(
+            DeliveryStatusChanged(
+                tenant_id=tenant,
+                payload=DeliveryStatusChangedPayload(
+                    channel="whatsapp",
+                    platform_message_id=row["platform_message_id"],
+                    status=status,
+                    status_at=datetime.now(UTC),
+                ),
+            )
+        )
+    await eventually(lambda: sender_processed(sender), lambda n: n >= 5)
+    assert (await delivery(admin_engine, tenant))["status"] == "read"
+
+
+async def test_a_long_reply_is_split_under_the_limit(
+    sender, fake_graph: FakeGraphApi, infra: Infrastructure, publisher: EventPublisher, admin_engine: AsyncEngine
+) -> None:
+    tenant, channel = await connect(infra, fake_graph)
+    await customer_wrote(publisher, admin_engine, tenant, channel)
+    long_text = "\n\n".join(f"Dish {i}: grilled halloumi with za'atar and olive oil. " * 12 for i in range(12))
+    await publisher.publish(reply_ready(tenant, channel_id=channel, recipient_id=CUSTOMER, text=long_text))
+    row = await eventually(lambda: delivery(admin_engine, tenant), lambda d: d is not None and d["status"] == "sent")
+    bodies = [s.body["text"]["body"] for s in fake_graph.sends()]
+    assert len(bodies) == row["parts"] >= 2 and all(len(b) <= 4096 for b in bodies)

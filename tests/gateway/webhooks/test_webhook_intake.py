@@ -1,0 +1,196 @@
+"""Webhook intake: handshake, signatures over raw bytes, dedup, tenant routing, 503 when it cannot store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from tests.fixtures.gateway import create_tenant_with_owner, gateway_settings, headers_for, running_gateway
+from tests.fixtures.infrastructure import Infrastructure
+from tests.gateway.conftest import Gateway
+from wafaa.gateway.config import DEV_META_APP_SECRET, DEV_META_VERIFY_TOKEN
+from wafaa.gateway.webhooks.signature import sign
+
+pytestmark = pytest.mark.integration
+
+PAYLOADS = Path(__file__).resolve().parents[3].parent / "shared" / "reference" / "meta-payloads"
+MESSAGES = "wafaa.message.received"
+STATUSES = "wafaa.delivery.status_changed"
+
+
+def whatsapp_text(phone_number_id: str, text: str = "hi, what time do you close?", wamid: str | None = None,
+                  sender: str = "971500000001") -> bytes:  # fmt: skip
+    body = json.loads((PAYLOADS / "wa_text.json").read_text())
+    value = body["entry"][0]["changes"][0]["value"]
+    value["metadata"]["phone_number_id"] = phone_number_id
+    message = value["messages"][0]
+    message.update({"id": wamid or f"wamid.{uuid.uuid4().hex}", "from": sender, "text": {"body": text}})
+    value["contacts"][0]["wa_id"] = sender
+    return json.dumps(body).encode()
+
+
+async def connect_whatsapp(gateway: Gateway, tenant_owner: object, number: str | None = None) -> dict[str, str]:
+    number = number or str(uuid.uuid4().int)[:15]
+    headers = await headers_for(gateway.client, tenant_owner)  # type: ignore[arg-type]
+    body = {"platform": "whatsapp", "phone_number_id": number, "access_token": "EAAG-test-token-0001"}
+    response = await gateway.client.post("/api/v1/channels", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    channel: dict[str, str] = response.json()
+    return channel
+
+
+async def post(
+    client: httpx.AsyncClient, raw: bytes, secret: str = DEV_META_APP_SECRET, platform: str = "whatsapp"
+) -> httpx.Response:
+    return await client.post(
+        f"/api/v1/webhooks/{platform}", content=raw,
+        headers={"X-Hub-Signature-256": sign(raw, secret), "Content-Type": "application/json"},
+    )  # fmt: skip
+
+
+async def events(redis: Redis, stream: str = MESSAGES) -> list[dict]:
+    entries = await redis.xrange(stream)
+    out = []
+    for _id, fields in entries:
+        data = fields[b"__data__"]
+        out.append(json.loads(data[data.index(b"{") :]))
+    return out
+
+
+async def test_handshake_echoes_the_challenge_only_for_the_right_token(gateway: Gateway) -> None:
+    ok = await gateway.client.get(
+        "/api/v1/webhooks/whatsapp",
+        params={"hub.mode": "subscribe", "hub.verify_token": DEV_META_VERIFY_TOKEN, "hub.challenge": "1158201444"},
+    )
+    assert (ok.status_code, ok.text, ok.headers["content-type"].split(";")[0]) == (200, "1158201444", "text/plain")
+    bad = await gateway.client.get(
+        "/api/v1/webhooks/instagram", params={"hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "1"}
+    )
+    assert bad.status_code == 403
+
+
+async def test_a_channels_own_verify_token_passes_the_handshake(gateway: Gateway) -> None:
+    owner = await create_tenant_with_owner(gateway.app)
+    headers = await headers_for(gateway.client, owner)
+    account = str(uuid.uuid4().int)[:17]
+    body = {"platform": "instagram", "instagram_account_id": account, "access_token": "IGQ-token-0001"}
+    body["app_secret"] = "tenant-own-app-secret"
+    created = (await gateway.client.post("/api/v1/channels", json=body, headers=headers)).json()
+    response = await gateway.client.get(
+        "/api/v1/webhooks/instagram",
+        params={"hub.mode": "subscribe", "hub.verify_token": created["verify_token"], "hub.challenge": "abc"},
+    )
+    assert (response.status_code, response.text) == (200, "abc")
+
+
+async def test_a_signed_text_becomes_one_message_received_for_the_channels_tenant(
+    gateway: Gateway, redis: Redis
+) -> None:
+    owner = await create_tenant_with_owner(gateway.app)
+    channel = await connect_whatsapp(gateway, owner)
+    response = await post(gateway.client, whatsapp_text(channel["external_account_id"], "متى تغلقون يوم الجمعة؟"))
+    assert response.status_code == 200 and response.json()["accepted"] == 1
+    (event,) = await events(redis)
+    assert event["tenant_id"] == str(owner.tenant_id)
+    p = event["payload"]
+    assert (p["channel"], p["channel_id"], p["text"], p["customer_id"], p["customer_name"]) == (
+        "whatsapp", channel["id"], "متى تغلقون يوم الجمعة؟", "971500000001", "Sheena Nelson",
+    )  # fmt: skip
+
+
+async def test_wrong_signature_is_rejected_and_nothing_is_stored(gateway: Gateway, redis: Redis) -> None:
+    owner = await create_tenant_with_owner(gateway.app)
+    channel = await connect_whatsapp(gateway, owner)
+    raw = whatsapp_text(channel["external_account_id"])
+    assert (await post(gateway.client, raw, secret="not-the-secret")).status_code == 401
+    unsigned = await gateway.client.post("/api/v1/webhooks/whatsapp", content=raw)
+    assert unsigned.status_code == 401 and unsigned.json()["code"] == "invalid_signature"
+    assert await events(redis) == []
+
+
+async def test_signature_must_cover_the_raw_bytes_escapes_included(gateway: Gateway, redis: Redis) -> None:
+    owner = await create_tenant_with_owner(gateway.app)
+    channel = await connect_whatsapp(gateway, owner)
+    raw = whatsapp_text(channel["external_account_id"], "caf\u00e4 / menu").replace(b"/ menu", b"\\/ menu")
+    assert b"\\u00e4" in raw and b"\\/" in raw
+    reserialised = json.dumps(json.loads(raw), ensure_ascii=False).encode()
+    response = await gateway.client.post(
+        "/api/v1/webhooks/whatsapp",
+        content=raw,
+        headers={"X-Hub-Signature-256": sign(reserialised, DEV_META_APP_SECRET)},
+    )
+    assert response.status_code == 401
+    assert (await post(gateway.client, raw)).status_code == 200
+    (event,) = await events(redis)
+    assert event["payload"]["text"] == "caf\u00e4 / menu"
+
+
+async def test_the_same_webhook_five_times_concurrently_is_one_event(gateway: Gateway, redis: Redis) -> None:
+    owner = await create_tenant_with_owner(gateway.app)
+    channel = await connect_whatsapp(gateway, owner)
+    raw = whatsapp_text(channel["external_account_id"])
+    responses = await asyncio.gather(*(post(gateway.client, raw) for _ in range(5)))
+    assert [r.status_code for r in responses] == [200] * 5
+    assert sum(r.json()["accepted"] for r in responses) == 1
+    assert len(await events(redis)) == 1
+
+
+async def test_unknown_channels_and_kinds_answer_200_and_store_nothing(gateway: Gateway, redis: Redis) -> None:
+    assert (await post(gateway.client, whatsapp_text("999000111222333"))).status_code == 200
+    other = json.dumps(
+        {"object": "whatsapp_business_account", "entry": [{"changes": [{"field": "account_update", "value": {}}]}]}
+    )
+    assert (await post(gateway.client, other.encode())).status_code == 200
+    assert await events(redis) == []
+
+
+async def test_a_webhook_for_tenant_a_never_creates_anything_in_tenant_b(gateway: Gateway, redis: Redis) -> None:
+    a = await create_tenant_with_owner(gateway.app)
+    b = await create_tenant_with_owner(gateway.app)
+    channel_a = await connect_whatsapp(gateway, a)
+    await connect_whatsapp(gateway, b)
+    await post(gateway.client, whatsapp_text(channel_a["external_account_id"], sender="971500000009"))
+    (event,) = await events(redis)
+    assert event["tenant_id"] == str(a.tenant_id) and event["payload"]["channel_id"] == channel_a["id"]
+
+
+async def test_status_webhooks_become_delivery_status_events_once_per_status(gateway: Gateway, redis: Redis) -> None:
+    owner = await create_tenant_with_owner(gateway.app)
+    channel = await connect_whatsapp(gateway, owner)
+    body = json.loads((PAYLOADS / "wa_status_sent.json").read_text())
+    body["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"] = channel["external_account_id"]
+    raw = json.dumps(body).encode()
+    await post(gateway.client, raw)
+    await post(gateway.client, raw)
+    (event,) = await events(redis, STATUSES)
+    assert (event["payload"]["status"], event["tenant_id"]) == ("sent", str(owner.tenant_id))
+
+
+async def test_bodies_over_the_limit_are_refused_before_hashing(infra: Infrastructure, redis: Redis) -> None:
+    async with running_gateway(gateway_settings(infra, webhook_max_body_bytes=2048)) as (_app, client):
+        raw = b'{"object": "whatsapp_business_account", "pad": "' + b"x" * 4096 + b'"}'
+        response = await post(client, raw)
+    assert (response.status_code, response.json()["code"]) == (413, "too_large")
+
+
+async def test_a_gateway_that_cannot_store_the_event_answers_503_never_200(
+    gateway: Gateway, infra: Infrastructure
+) -> None:
+    if infra.redis is None:
+        pytest.skip("needs the embedded Redis to stop and start it")
+    owner = await create_tenant_with_owner(gateway.app)
+    channel = await connect_whatsapp(gateway, owner)
+    infra.redis.stop()  # Redis goes away while the gateway runs
+    try:
+        response = await post(gateway.client, whatsapp_text(channel["external_account_id"]))
+    finally:
+        infra.redis.start()
+    assert (response.status_code, response.json()["code"]) == (503, "unavailable")
+    again = await post(gateway.client, whatsapp_text(channel["external_account_id"]))
+    assert again.status_code == 200  # and it recovers by itself once Redis is back
