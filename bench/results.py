@@ -20,6 +20,9 @@ description. Numbers are from one machine and one run, so compare rows of the sa
 | Event bus | events/s and publish-to-handled latency (p50/p99/max) of a no-op handler through \
 `EventPublisher` + `EventConsumer` (FastStream on Redis Streams), next to raw redis-py \
 XADD + XREADGROUP + XACK on the same Redis (the floor) | `.venv/bin/python -m bench.bus` |
+| Knowledge | ingestion chunks/s end to end (a 200-page PDF, 1,000 small documents) next to the raw \
+embedder on the same chunks, peak memory of the ingestion service; hybrid search p50/p95 at 1,000 small \
+tenants + one 100,000-chunk tenant | `.venv/bin/python -m bench.ingestion` |
 """
 
 

@@ -39,6 +39,7 @@ from wafaa.common.meta import GraphClient, GraphError, split_message
 
 logger = logging.getLogger(__name__)
 
+
 @dataclass
 class Outcome:
     status: str
