@@ -80,11 +80,20 @@ def content_terms(text: str) -> list[str]:
 
 def question_terms(text: str) -> set[str]:
     """The question's content words with day/price expansions."""
-    words = [w for w in _WORD.findall(normalise_text(text)) if w not in STOPWORDS]
-    terms = {stem(w) for w in words}
-    for w in words:
-        terms.update(stem(x) for x in EXPANSIONS.get(w, []))
-    return terms
+    return set().union(*question_groups(text)) if question_groups(text) else set()
+
+
+def question_groups(text: str) -> list[frozenset[str]]:
+    """One group per content word of the question: the word and its expansions are alternatives,
+    so a unit that says "Friday" or "weekend" covers the same need once."""
+    groups: list[frozenset[str]] = []
+    for word in _WORD.findall(normalise_text(text)):
+        if word in STOPWORDS or (len(word) < 2 and not word.isdigit()):
+            continue
+        group = frozenset({stem(word)} | {stem(x) for x in EXPANSIONS.get(word, [])})
+        if group not in groups:
+            groups.append(group)
+    return groups
 
 
 @dataclass
@@ -181,7 +190,8 @@ def extract_answer(
     question: str, hits: list[KnowledgeHit], language: str | None = None, min_coverage: float = 0.34
 ) -> Extract:
     """The best-matching units of the sources, in the customer's language, or an empty extract."""
-    q_terms = question_terms(question)
+    groups = question_groups(question)
+    q_terms: set[str] = set().union(*groups) if groups else set()
     if not q_terms or not hits:
         return Extract("", [], 0.0)
     language = language or detect_language(question)
@@ -195,12 +205,14 @@ def extract_answer(
     n = len(units)
     # A question word found nowhere in the sources still counts against coverage (it may be the point).
     idf = {t: math.log(1 + n / (1 + df.get(t, 0))) for t in q_terms}
-    total = sum(idf.values()) or 1.0
+    weight = [max(idf[t] for t in g) for g in groups]
+    total = sum(weight) or 1.0
     chunk_terms = [set(content_terms(h.text + " " + h.title)) for h in hits]
 
     def score(u: Unit) -> tuple[float, float]:
-        own = sum(idf[t] for t in u.terms & q_terms)
-        context = sum(idf[t] for t in (chunk_terms[u.hit_index] & q_terms) - u.terms)
+        own = sum(w for g, w in zip(groups, weight, strict=True) if g & u.terms)
+        in_chunk = chunk_terms[u.hit_index]
+        context = sum(w for g, w in zip(groups, weight, strict=True) if g & in_chunk and not g & u.terms)
         cov = (own + 0.5 * context) / total
         return cov + 0.3 * own / total - 0.01 * u.hit_index, cov
 
