@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PACKAGES := libs/common services/gateway services/ingestion services/rag services/channels services/analytics infra/local
 SCALE ?=
 
-.PHONY: install up test lint typecheck unit bench system-deps clean
+.PHONY: install up test lint typecheck unit bench system-deps clean dashboard dashboard-test
 
 $(STAMP): constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,8 +16,17 @@ $(STAMP): constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PAC
 
 install: $(STAMP)
 
+## The admin dashboard (React SPA) built into dashboard/dist, served by the gateway at `/`.
+dashboard:
+	cd dashboard && npm ci --no-fund --no-audit && npm run build
+
+## Lint, type-check, unit-test and audit the dashboard.
+dashboard-test:
+	cd dashboard && npm ci --no-fund --no-audit && npm run lint && npm run typecheck && npm test && bash scripts/audit.sh
+
 ## Run everything locally: embedded Postgres + Redis, migrations, all services (SCALE=rag=3 for replicas).
 up: install
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) dashboard; else echo "node/npm not found: skipping the dashboard build (the API still runs)"; fi
 	SCALE="$(SCALE)" $(BIN)/wafaa-dev up
 
 ## System packages the checks need (nginx for `nginx -t`); installed from Debian when missing.
@@ -33,6 +42,7 @@ typecheck: install
 
 ## Lint, type-check and every test against real Postgres and Redis.
 test: install system-deps lint typecheck
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) dashboard-test dashboard; else echo "node/npm not found: skipping the dashboard checks"; fi
 	$(BIN)/pytest
 
 bench: install

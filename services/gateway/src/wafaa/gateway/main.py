@@ -35,6 +35,7 @@ from wafaa.gateway.channels.handlers import on_channel_paused
 from wafaa.gateway.chat.endpoints import router as chat_router
 from wafaa.gateway.config import GatewaySettings
 from wafaa.gateway.conversations.endpoints import router as conversations_router
+from wafaa.gateway.dashboard import mount_dashboard
 from wafaa.gateway.database import ProcessedEvent
 from wafaa.gateway.errors import install_error_handlers
 from wafaa.gateway.health.endpoints import router as health_router
@@ -173,4 +174,5 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     app.mount("/metrics", make_asgi_app())
     app.mount("/asyncapi", make_asyncapi_asgi(asyncapi))
+    mount_dashboard(app, settings.dashboard_dir)  # only what no route above matches
     return app

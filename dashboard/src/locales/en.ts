@@ -1,0 +1,81 @@
+const en = {
+  app: { name: "Wafaa Concierge", skip: "Skip to content", menu: "Menu", signedInAs: "Signed in as {{email}}" },
+  nav: {
+    overview: "Overview", knowledge: "Knowledge base", chat: "Chat playground", conversations: "Conversations",
+    channels: "Channels", settings: "Settings", team: "Team", audit: "Audit log", logout: "Log out",
+  },
+  common: {
+    loading: "Loading…", save: "Save", saving: "Saving…", saved: "Saved", cancel: "Cancel", confirm: "Confirm",
+    delete: "Delete", retry: "Retry", copy: "Copy", copied: "Copied", none: "None", search: "Search",
+    error: "Something went wrong: {{message}}", empty: "Nothing here yet.", more: "Load more", close: "Close",
+    all: "All", from: "From", to: "To", apply: "Apply", reset: "Reset",
+  },
+  login: {
+    title: "Sign in", email: "Email", password: "Password", submit: "Sign in", submitting: "Signing in…",
+    failed: "Those credentials did not work.", throttled: "Too many attempts; try again later.",
+  },
+  overview: {
+    title: "Overview", period: "Period", days: "Last {{count}} days",
+    unavailable: "Analytics are not available yet. They appear once the analytics service is running.",
+    conversations: "Conversations", messagesIn: "Messages in", messagesOut: "Messages out", activeCustomers: "Active customers",
+    resolution: "Bot resolution rate", handoff: "Handoff rate", responseTime: "Avg response time", delivery: "Delivery success",
+    trends: "Conversation and message trends", sentiment: "Sentiment", responseTimes: "Response times: bot vs human",
+    channels: "Channel performance", intents: "Top intents", gaps: "Knowledge gaps", addAnswer: "Add an answer",
+    noData: "No data for this period.", bot: "Bot", human: "Human", count: "Count", examples: "Examples",
+  },
+  knowledge: {
+    title: "Knowledge base", drop: "Drop files here or choose them", choose: "Choose files", accepted: "PDF, DOCX, TXT, MD, CSV, JSON, HTML",
+    uploading: "Uploading", uploaded: "Uploaded", uploadFailed: "Upload failed: {{message}}",
+    documents: "Documents", name: "Name", status: "Status", chunks: "Chunks", pages: "Pages", size: "Size", updated: "Updated", actions: "Actions",
+    status_queued: "Queued", status_processing: "Processing {{percent}}%", status_ready: "Ready", status_failed: "Failed",
+    preview: "Preview chunks", reprocess: "Reprocess", confirmDelete: "Delete “{{name}}”? Its chunks stop being used by the bot.",
+    confirmReprocess: "Reprocess “{{name}}”?", filter: "Filter by status", searchTester: "Search tester",
+    searchHint: "Shows exactly what the bot retrieves for a question.", query: "Question", topK: "Top K", minScore: "Min score",
+    run: "Search", score: "score {{score}}", noHits: "Nothing retrieved: the bot would answer with the fallback.",
+    chunkTitle: "Chunks of {{name}}", location: "Location",
+  },
+  chat: {
+    title: "Chat playground", hint: "Ask as a customer would. Answers stream in with their sources.",
+    message: "Your message", send: "Send", sending: "Answering…", sources: "Sources", handoff: "The bot would hand this conversation to a human.",
+    fallback: "The bot did not find an answer in the knowledge base.", newChat: "New conversation", you: "You", bot: "Bot",
+  },
+  conversations: {
+    title: "Conversations", channel: "Channel", status: "Status", needsHuman: "Needs a human", since: "Since", search: "Search",
+    customer: "Customer", messages: "{{count}} messages", select: "Select a conversation.", takeOver: "Take over",
+    handBack: "Hand back to bot", resolve: "Resolve", reopen: "Reopen", reply: "Reply as a human", send: "Send",
+    status_open: "Open", status_handoff: "Human", status_resolved: "Resolved", sources: "Sources",
+    delivery_sent: "Sent", delivery_delivered: "Delivered", delivery_read: "Read", delivery_failed: "Failed", delivery_pending: "Pending",
+    replyNeedsTakeover: "Take over the conversation to reply.", back: "Back to the inbox",
+  },
+  channels: {
+    title: "Channels", connect: "Connect a channel", platform: "Platform", whatsapp: "WhatsApp", instagram: "Instagram",
+    phoneNumberId: "Phone number ID", wabaId: "WhatsApp Business account ID", displayPhone: "Display phone number",
+    instagramId: "Instagram account ID", pageId: "Facebook page ID", accessToken: "Access token", appSecret: "App secret",
+    verifyTokenOpt: "Verify token (optional)", name: "Name", tokenExpires: "Token expires at", webhookUrl: "Webhook URL",
+    verifyToken: "Verify token", verifyTokenOnce: "Copy the verify token now: it is shown only once.",
+    test: "Test", testing: "Testing…", pause: "Pause", resume: "Resume", active: "Active", paused: "Paused",
+    expiring: "The access token expires on {{date}}: renew it to keep replying.", expired: "The access token has expired.",
+    submit: "Connect", none: "No channel connected yet.", confirmDelete: "Disconnect {{name}}?", disconnect: "Disconnect",
+  },
+  settings: {
+    title: "Settings", persona: "Bot persona", botName: "Bot name", personaText: "Persona", additions: "System prompt additions",
+    languages: "Languages", defaultLanguage: "Default language", messages: "Messages", greeting: "Greeting",
+    fallback: "Fallback message", handoffMessage: "Handoff message", hours: "Business hours", timezone: "Time zone",
+    closed: "Closed", open: "Opens", close: "Closes", retrieval: "Retrieval", chunkSize: "Chunk size", chunkOverlap: "Chunk overlap",
+    topK: "Top K", minScore: "Minimum score", llm: "Language model", model: "Model", temperature: "Temperature", maxTokens: "Max tokens",
+    invalid: "Some fields are not valid.",
+    day_mon: "Monday", day_tue: "Tuesday", day_wed: "Wednesday", day_thu: "Thursday", day_fri: "Friday", day_sat: "Saturday", day_sun: "Sunday",
+  },
+  team: {
+    title: "Team", email: "Email", role: "Role", status: "Status", add: "Add a member", password: "Initial password",
+    role_owner: "Owner", role_admin: "Admin", role_agent: "Agent", disable: "Disable", enable: "Enable", remove: "Remove",
+    confirmRemove: "Remove {{email}} from the team?", you: "(you)",
+  },
+  audit: {
+    title: "Audit log", when: "When", actor: "Actor", action: "Action", resource: "Resource", changes: "Changes",
+    export: "Export CSV", actorType: "Actor type", resourceType: "Resource type",
+  },
+  languages: { ar: "Arabic", en: "English", fr: "French", ur: "Urdu", hi: "Hindi" },
+};
+
+export default en;
