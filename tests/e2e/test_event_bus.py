@@ -39,7 +39,11 @@ async def test_event_reaches_every_subscribed_group_exactly_once(
         counts = {}
         for schema in ("ingestion", "rag", "channels", "analytics"):
             counts[schema] = await count(
-                admin_engine, f"SELECT count(*) FROM {schema}.processed_events WHERE tenant_id = :t", t=tenant
+                admin_engine,
+                f"SELECT count(*) FROM {schema}.processed_events WHERE tenant_id = :t AND event_id IN (:a, :b)",
+                t=tenant,
+                a=inbound.event_id,
+                b=outbound.event_id,
             )
         return counts
 

@@ -2,13 +2,31 @@
 
 from wafaa.analytics.config import AnalyticsSettings
 from wafaa.analytics.database import ProcessedEvent
-from wafaa.analytics.insights.handlers import on_message_received, on_reply_ready
-from wafaa.common.events import MessageReceived, ReplyReady
+from wafaa.analytics.insights.handlers import (
+    on_conversation_status_changed,
+    on_delivery_status_changed,
+    on_message_received,
+    on_reply_failed,
+    on_reply_ready,
+    on_reply_sent,
+)
+from wafaa.common.events import (
+    ConversationStatusChanged,
+    DeliveryStatusChanged,
+    MessageReceived,
+    ReplyFailed,
+    ReplyReady,
+    ReplySent,
+)
 from wafaa.common.runtime import WorkerRuntime
 
 settings = AnalyticsSettings()
 runtime = WorkerRuntime(settings, "analytics")
 runtime.on(MessageReceived, on_message_received, inbox=ProcessedEvent)
 runtime.on(ReplyReady, on_reply_ready, inbox=ProcessedEvent)
+runtime.on(ReplySent, on_reply_sent, inbox=ProcessedEvent)
+runtime.on(ReplyFailed, on_reply_failed, inbox=ProcessedEvent)
+runtime.on(DeliveryStatusChanged, on_delivery_status_changed, inbox=ProcessedEvent)
+runtime.on(ConversationStatusChanged, on_conversation_status_changed, inbox=ProcessedEvent)
 
 app = runtime.asgi()

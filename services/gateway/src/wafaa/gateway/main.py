@@ -24,6 +24,7 @@ from wafaa.common.observability import configure_logging
 from wafaa.common.providers import make_embedder
 from wafaa.common.runtime.worker import make_broker
 from wafaa.common.secrets import SecretBox
+from wafaa.gateway.analytics.endpoints import router as analytics_router
 from wafaa.gateway.audit.endpoints import router as audit_router
 from wafaa.gateway.auth.endpoints import router as auth_router
 from wafaa.gateway.auth.passwords import PasswordHasher
@@ -163,7 +164,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(webhooks_router)
     routers = (auth_router, tenants_router, users_router, audit_router, platform_router, channels_router)
-    for router in (*routers, knowledge_router, chat_router, conversations_router):
+    for router in (*routers, knowledge_router, chat_router, conversations_router, analytics_router):
         app.include_router(router)
 
     @app.get("/asyncapi.json", include_in_schema=False)

@@ -1,0 +1,1 @@
+"""Read-only analytics of the tenant (owner and admin)."""
