@@ -1,0 +1,79 @@
+"""The floors of the HTTP benchmarks: a bare ASGI app on uvicorn, no framework, one endpoint.
+
+`python -m bench.floor` with PORT and FLOOR_KIND set:
+- `auth`: `GET /api/v1/auth/me` answers FLOOR_BODY (the gateway's JSON body for the same user), no checks.
+- `webhook`: `POST /api/v1/webhooks/whatsapp` reads the raw body, verifies `X-Hub-Signature-256` with
+  `wafaa.gateway.webhooks.signature.signature_is_valid` and the dev app secret, and answers 200 with the
+  gateway's JSON shape (401 when the signature does not match).
+Both answer `GET /ready` with 200 so `tests.fixtures.processes.ServiceProcess.wait_ready` works.
+uvicorn runs as the gateway does (`loop`/`http` auto: uvloop + httptools, no access log, one process).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import uvicorn
+
+from wafaa.gateway.config import DEV_META_APP_SECRET
+from wafaa.gateway.webhooks.signature import signature_is_valid
+
+JSON_HEADERS = [(b"content-type", b"application/json")]
+WEBHOOK_OK = b'{"status":"ok","accepted":1,"duplicates":0}'
+WEBHOOK_BAD = b'{"error":{"code":"invalid_signature"}}'
+
+
+async def _answer(send: Any, status: int, body: bytes) -> None:
+    headers = [*JSON_HEADERS, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _read_body(receive: Any) -> bytes:
+    chunks = []
+    more = True
+    while more:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+def make_app(kind: str, body: bytes) -> Any:
+    """The floor ASGI app for `kind` ("auth" or "webhook")."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        path = scope["path"]
+        if path == "/ready":
+            await _answer(send, 200, b'{"status":"ready"}')
+        elif kind == "auth" and path == "/api/v1/auth/me":
+            await _answer(send, 200, body)
+        elif kind == "webhook" and path == "/api/v1/webhooks/whatsapp":
+            raw = await _read_body(receive)
+            signature = dict(scope["headers"]).get(b"x-hub-signature-256", b"").decode()
+            if signature_is_valid(raw, signature, DEV_META_APP_SECRET):
+                await _answer(send, 200, WEBHOOK_OK)
+            else:
+                await _answer(send, 401, WEBHOOK_BAD)
+        else:
+            await _answer(send, 404, b'{"error":{"code":"not_found"}}')
+
+    return app
+
+
+def main() -> None:
+    app = make_app(os.environ.get("FLOOR_KIND", "auth"), os.environ.get("FLOOR_BODY", "{}").encode())
+    uvicorn.run(app, host="127.0.0.1", port=int(os.environ["PORT"]), log_config=None, access_log=False)
+
+
+if __name__ == "__main__":
+    main()
