@@ -115,11 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     table = render(args, run(args))
     print(table)
-    defaults = parser.parse_args([])
-    extra = " ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "no_write" and v != getattr(defaults, k)
-    )
-    command = "`.venv/bin/python -m bench.auth" + (f" {extra}" if extra else "") + "`"
+    command = results.command("bench.auth", parser, args)
     body = f"## Auth\n\nCommand: {command}\n\n" + (__doc__ or "").split("\n\n", 1)[1].strip() + "\n\n" + table + "\n"
     if not args.no_write:
         versions = " / ".join(version(name) for name in ("fastapi", "uvicorn", "httpx", "sqlalchemy", "asyncpg"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import platform
 import re
 import subprocess
@@ -62,6 +63,15 @@ def machine(extra: dict[str, str] | None = None) -> str:
 
 def _block(name: str, body: str) -> str:
     return f"<!-- bench:{name}:start -->\n{body.strip()}\n<!-- bench:{name}:end -->"
+
+
+def command(module: str, parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    """The command line that reproduces a run: the module plus the options that differ from their defaults."""
+    defaults = parser.parse_args([])
+    extra = " ".join(
+        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "no_write" and v != getattr(defaults, k)
+    )
+    return f"`.venv/bin/python -m {module}" + (f" {extra}" if extra else "") + "`"
 
 
 def update(name: str, body: str, machine_info: str) -> Path:

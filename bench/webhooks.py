@@ -198,11 +198,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     table = render(args, run(args))
     print(table)
-    defaults = parser.parse_args([])
-    extra = " ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "no_write" and v != getattr(defaults, k)
-    )
-    command = "`.venv/bin/python -m bench.webhooks" + (f" {extra}" if extra else "") + "`"
+    command = results.command("bench.webhooks", parser, args)
     doc = (__doc__ or "").split("\n\n", 1)[1].strip()
     body = f"## Webhook ingress\n\nCommand: {command}\n\n{doc}\n\n{table}\n"
     if not args.no_write:

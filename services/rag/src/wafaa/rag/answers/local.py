@@ -78,11 +78,6 @@ def content_terms(text: str) -> list[str]:
     return [stem(w) for w in words if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
 
 
-def question_terms(text: str) -> set[str]:
-    """The question's content words with day/price expansions."""
-    return set().union(*question_groups(text)) if question_groups(text) else set()
-
-
 def question_groups(text: str) -> list[frozenset[str]]:
     """One group per content word of the question: the word and its expansions are alternatives,
     so a unit that says "Friday" or "weekend" covers the same need once."""
