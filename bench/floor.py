@@ -5,7 +5,10 @@
 - `webhook`: `POST /api/v1/webhooks/whatsapp` reads the raw body, verifies `X-Hub-Signature-256` with
   `wafaa.gateway.webhooks.signature.signature_is_valid` and the dev app secret, and answers 200 with the
   gateway's JSON shape (401 when the signature does not match).
-Both answer `GET /ready` with 200 so `tests.fixtures.processes.ServiceProcess.wait_ready` works.
+- `auth-fastapi`: not a floor but the framework's own share: a FastAPI app with that one route returning
+  FLOOR_BODY as a `Response`, no dependencies or middleware, so the auth benchmark can show how much of the
+  gap is FastAPI itself.
+All answer `GET /ready` with 200 so `tests.fixtures.processes.ServiceProcess.wait_ready` works.
 uvicorn runs as the gateway does (`loop`/`http` auto: uvloop + httptools, no access log, one process).
 """
 
@@ -70,8 +73,26 @@ def make_app(kind: str, body: bytes) -> Any:
     return app
 
 
+def make_fastapi_app(body: bytes) -> Any:
+    """A minimal FastAPI app answering `body` on `GET /api/v1/auth/me` (the framework's own cost)."""
+    from fastapi import FastAPI, Response
+
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/ready")
+    async def ready() -> Response:
+        return Response(b'{"status":"ready"}', media_type="application/json")
+
+    @app.get("/api/v1/auth/me")
+    async def me() -> Response:
+        return Response(body, media_type="application/json")
+
+    return app
+
+
 def main() -> None:
-    app = make_app(os.environ.get("FLOOR_KIND", "auth"), os.environ.get("FLOOR_BODY", "{}").encode())
+    kind, body = os.environ.get("FLOOR_KIND", "auth"), os.environ.get("FLOOR_BODY", "{}").encode()
+    app = make_fastapi_app(body) if kind == "auth-fastapi" else make_app(kind, body)
     uvicorn.run(app, host="127.0.0.1", port=int(os.environ["PORT"]), log_config=None, access_log=False)
 
 
