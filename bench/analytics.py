@@ -19,7 +19,9 @@ response time, sent or (1%) failed, delivered / read, conversation start for 1 i
 escalation, bot resolution and resolution time, a knowledge gap for fallback / handoff answers to
 questions) and written in the shapes the consumer writes: `hourly_rollups` (every counter),
 `customer_days`, `sentiment_rollups`, `intent_rollups`, `failure_rollups`, `response_times` (one row
-per sent reply and per resolved conversation), `knowledge_gaps` and `gap_rollups`, then ANALYZE.
+per sent reply and per resolved conversation), `knowledge_gaps` and `gap_rollups`; then
+`response_time_blocks` and `customer_activity` are built from them by the backfill statements of
+migration `anal0003` (what the consumer appends per event), then ANALYZE.
 Per-message fact rows (`message_insights`, `replies`, `conversations`, `deliveries`) are not
 seeded: no endpoint reads them. Each endpoint is then called sequentially over one keep-alive
 connection with `from`/`to` covering the 90 days (5 warm-up calls, then up to 200 timed calls
@@ -50,6 +52,7 @@ import psutil
 from bench import results
 from bench.http_stack import gateway
 from tests.fixtures.processes import ServiceProcess
+from wafaa.analytics.migrations.versions.anal0003_response_time_blocks_and_customer_activity import BACKFILL
 from wafaa.common.analytics.reader import COUNTERS
 from wafaa.common.config import CommonSettings
 from wafaa.common.events import MessageReceived, MessageReceivedPayload, ReplyReady, ReplyReadyPayload
@@ -424,6 +427,11 @@ async def seed(admin_url: str, big_tenant: uuid.UUID, m: Messages, today: date) 
             "UPDATE analytics.knowledge_gaps g SET occurrences = s.n FROM (SELECT gap_id, sum(occurrences) AS n "
             "FROM analytics.gap_rollups GROUP BY gap_id) s WHERE s.gap_id = g.id"
         )
+        # The derived tables the consumer keeps next to the facts, built as the migration backfills them.
+        for statement in BACKFILL:
+            await conn.execute(statement)
+        for table in ("response_time_blocks", "customer_activity"):
+            copied[table] = await conn.fetchval(f"SELECT count(*) FROM analytics.{table}")
         await conn.execute("ANALYZE")
     finally:
         await conn.close()

@@ -3,6 +3,7 @@
 from wafaa.analytics.database import Base, ProcessedEvent, metadata
 from wafaa.analytics.insights.models import (
     ConversationFact,
+    CustomerActivity,
     CustomerDay,
     DeliveryFact,
     FailureRollup,
@@ -13,12 +14,14 @@ from wafaa.analytics.insights.models import (
     MessageInsight,
     Reply,
     ResponseTime,
+    ResponseTimeBlock,
     SentimentRollup,
 )
 
 __all__ = [
     "Base",
     "ConversationFact",
+    "CustomerActivity",
     "CustomerDay",
     "DeliveryFact",
     "FailureRollup",
@@ -30,6 +33,7 @@ __all__ = [
     "ProcessedEvent",
     "Reply",
     "ResponseTime",
+    "ResponseTimeBlock",
     "SentimentRollup",
     "metadata",
 ]

@@ -1,5 +1,5 @@
 """Read interface of the analytics service's rollups (its security-invoker views)."""
 
-from wafaa.common.analytics.reader import AnalyticsReader, Period
+from wafaa.common.analytics.reader import ALL_CHANNELS, AnalyticsReader, Period
 
-__all__ = ["AnalyticsReader", "Period"]
+__all__ = ["ALL_CHANNELS", "AnalyticsReader", "Period"]

@@ -1,7 +1,9 @@
 """Reading analytics through the views of migration `anal0002` (SELECT only, the reader's RLS applies).
 
 Every figure comes from rollups keyed by the tenant-local day: reads never scan messages. Every query
-also filters on the tenant explicitly.
+also filters on the tenant explicitly. Response-time percentiles are exact (Postgres
+`percentile_cont`'s linear interpolation) over the packed per-hour sample blocks; distinct customers
+are counted over each customer's multirange of active days.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
+import numpy as np
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +22,7 @@ COUNTERS = (
     "escalated", "bot_resolved", "replies_sent", "replies_failed", "delivered", "read", "status_failed",
     "bot_rt_count", "bot_rt_sum", "human_rt_count", "human_rt_sum", "resolution_count", "resolution_sum",
 )  # fmt: skip
+ALL_CHANNELS = "*"  # the customer activity row of every channel together
 _BUCKETS = {"hour": "day + make_interval(hours => hour)", "day": "day::timestamp", "week": "date_trunc('week', day)"}
 
 
@@ -35,6 +39,12 @@ class Period:
         length = self.end - self.start
         end = self.start.fromordinal(self.start.toordinal() - 1)
         return Period(end - length, end, self.channel)
+
+
+def _figures(seconds: np.ndarray) -> dict[str, Any]:
+    """Count, mean and p50/p90/p99 with linear interpolation, as Postgres `percentile_cont`."""
+    p50, p90, p99 = np.percentile(seconds, (50, 90, 99)).tolist()
+    return {"count": len(seconds), "avg": float(seconds.mean()), "p50": p50, "p90": p90, "p99": p99}
 
 
 class AnalyticsReader:
@@ -64,23 +74,45 @@ class AnalyticsReader:
         return await self._rows(f"SELECT {group}{sums} FROM analytics.traffic_by_hour WHERE {where}{tail}", params)
 
     async def active_customers(self, period: Period) -> int:
-        """Distinct customers who wrote in the period."""
-        where, params = self._where(period)
-        sql = f"SELECT count(DISTINCT customer_id) AS n FROM analytics.active_customer_days WHERE {where}"
+        """Distinct customers who wrote in the period (one activity row per customer and channel or `*`)."""
+        params = {"t": self.tenant_id, "c": period.channel or ALL_CHANNELS, "start": period.start, "end": period.end}
+        sql = (
+            "SELECT count(*) AS n FROM analytics.active_customer_ranges "
+            "WHERE tenant_id = :t AND channel = :c AND first_day <= :end AND last_day >= :start "
+            "AND ((first_day >= :start AND last_day <= :end) OR days && daterange(:start, :end, '[]'))"
+        )
         return int((await self._rows(sql, params))[0]["n"])
 
-    async def response_times(self, period: Period, by: str | None = None) -> list[dict[str, Any]]:
-        """Count, average and p50/p90/p99 of response seconds per kind (bot, human, resolution)."""
+    async def _samples(
+        self, period: Period, by: str | None, kind: str | None = None
+    ) -> list[tuple[dict[str, Any], np.ndarray]]:
+        """Each group's response seconds (kind, and `by` when given), from the packed blocks."""
         where, params = self._where(period)
+        if kind:
+            where += " AND kind = :kind"
+            params["kind"] = kind
         group = f", {by}" if by else ""
         sql = (
-            f"SELECT kind{group}, count(*) AS count, avg(seconds) AS avg, "
-            "percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) AS p50, "
-            "percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds) AS p90, "
-            "percentile_cont(0.99) WITHIN GROUP (ORDER BY seconds) AS p99 "
-            f"FROM analytics.response_time_samples WHERE {where} GROUP BY kind{group} ORDER BY kind{group}"
+            f"SELECT kind{group}, string_agg(samples, ''::bytea) AS samples "
+            f"FROM analytics.response_time_sample_blocks WHERE {where} GROUP BY kind{group} ORDER BY kind{group}"
         )
-        return await self._rows(sql, params)
+        rows = await self._rows(sql, params)
+        return [(row, np.frombuffer(row.pop("samples"), dtype=">f8")) for row in rows]
+
+    async def response_times(
+        self, period: Period, by: str | None = None, kind: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Count, average and p50/p90/p99 of response seconds per kind (bot, human, resolution), or of one."""
+        return [{**key, **_figures(seconds)} for key, seconds in await self._samples(period, by, kind)]
+
+    async def response_times_by_hour(self, period: Period) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """`response_times` per kind and hour of day, and per kind overall, from one read."""
+        groups = await self._samples(period, "hour")
+        kinds: dict[str, list[np.ndarray]] = {}
+        for key, seconds in groups:
+            kinds.setdefault(key["kind"], []).append(seconds)
+        overall = [{"kind": kind, **_figures(np.concatenate(parts))} for kind, parts in sorted(kinds.items())]
+        return [{**key, **_figures(seconds)} for key, seconds in groups], overall
 
     async def trend(self, period: Period, granularity: str) -> list[dict[str, Any]]:
         """Messages, replies and conversations per hour, day or week."""

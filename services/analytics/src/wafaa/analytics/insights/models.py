@@ -18,11 +18,12 @@ from sqlalchemy import (
     Double,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     SmallInteger,
     String,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, DATEMULTIRANGE, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wafaa.analytics.database import Base
@@ -120,6 +121,24 @@ class ResponseTime(TenantKeyed, Base):
     seconds: Mapped[float] = mapped_column(Double)
 
 
+class ResponseTimeBlock(TenantKeyed, Base):
+    """Every measured response of one local day, hour, channel and kind, packed for fast percentiles.
+
+    `samples` is the seconds as big-endian float64 (`float8send`), appended once per new
+    `response_times` row, so a period's exact percentiles read a few thousand short rows instead of
+    one row per reply.
+    """
+
+    __tablename__ = "response_time_blocks"
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "day", "hour", "channel", "kind"),)
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    hour: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12), primary_key=True)
+    samples: Mapped[bytes] = mapped_column(BYTEA)
+
+
 class HourlyRollup(TenantKeyed, Base):
     """Counters per tenant, local day, local hour and channel."""
 
@@ -157,6 +176,20 @@ class CustomerDay(TenantKeyed, Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     channel: Mapped[str] = mapped_column(String(20), primary_key=True)
     customer_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+class CustomerActivity(TenantKeyed, Base):
+    """The local days a customer wrote on a channel, as one multirange (exact distinct counts per period)."""
+
+    __tablename__ = "customer_activity"
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "channel", "customer_id"),)
+
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    days: Mapped[Any] = mapped_column(DATEMULTIRANGE)
+    # bounds of `days`, so a period covering them needs no multirange test
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
 
 
 class SentimentRollup(TenantKeyed, Base):

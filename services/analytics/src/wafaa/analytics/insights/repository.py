@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from wafaa.analytics.insights.models import (
@@ -23,7 +23,20 @@ from wafaa.analytics.insights.models import (
     ResponseTime,
     SentimentRollup,
 )
+from wafaa.common.analytics import ALL_CHANNELS
 from wafaa.common.db import TenantRepository
+
+_ADD_ACTIVE_DAY = text(
+    "INSERT INTO analytics.customer_activity AS a (tenant_id, channel, customer_id, days, first_day, last_day) "
+    "VALUES (:tenant_id, :channel, :customer_id, datemultirange(daterange(:day, :day, '[]')), :day, :day) "
+    "ON CONFLICT (tenant_id, channel, customer_id) DO UPDATE SET days = a.days + EXCLUDED.days, "
+    "first_day = least(a.first_day, EXCLUDED.first_day), last_day = greatest(a.last_day, EXCLUDED.last_day)"
+)
+_APPEND_SAMPLE = text(
+    "INSERT INTO analytics.response_time_blocks AS b (tenant_id, day, hour, channel, kind, samples) "
+    "VALUES (:tenant_id, :day, :hour, :channel, :kind, float8send(CAST(:s AS double precision))) "
+    "ON CONFLICT (tenant_id, day, hour, channel, kind) DO UPDATE SET samples = b.samples || EXCLUDED.samples"
+)
 
 
 class InsightRepository(TenantRepository[MessageInsight]):
@@ -184,11 +197,15 @@ class RollupRepository(TenantRepository[HourlyRollup]):
         await self._add(GapRollup, {"day": day, "channel": channel, "gap_id": gap_id}, {"occurrences": 1})
 
     async def customer_day(self, day: date, channel: str, customer_id: str) -> None:
-        await self.session.execute(
-            insert(CustomerDay)
-            .values(tenant_id=self.tenant_id, day=day, channel=channel, customer_id=customer_id)
-            .on_conflict_do_nothing()
+        """The customer wrote on that day: one `customer_days` row, and the day in their activity multirange
+        of that channel and of all channels."""
+        values = {"tenant_id": self.tenant_id, "day": day, "channel": channel, "customer_id": customer_id}
+        first = await self.session.execute(
+            insert(CustomerDay).values(**values).on_conflict_do_nothing().returning(CustomerDay.day)
         )
+        if first.first() is not None:
+            await self.session.execute(_ADD_ACTIVE_DAY, values)
+            await self.session.execute(_ADD_ACTIVE_DAY, {**values, "channel": ALL_CHANNELS})
 
     async def response_time(self, kind: str, ref: UUID, channel: str, day: date, hour: int, seconds: float) -> bool:
         """Record one measured response; False when it was measured before."""
@@ -198,7 +215,11 @@ class RollupRepository(TenantRepository[HourlyRollup]):
             .on_conflict_do_nothing()
             .returning(ResponseTime.ref)
         )
-        return (await self.session.execute(stmt)).first() is not None
+        if (await self.session.execute(stmt)).first() is None:
+            return False
+        block = {"tenant_id": self.tenant_id, "day": day, "hour": hour, "channel": channel, "kind": kind, "s": seconds}
+        await self.session.execute(_APPEND_SAMPLE, block)
+        return True
 
 
 class GapRepository(TenantRepository[KnowledgeGap]):
