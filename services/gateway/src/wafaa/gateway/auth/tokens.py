@@ -81,7 +81,7 @@ class TokenService:
                 issuer=self.issuer,
                 options={f"require_{claim}": True for claim in (*_REQUIRED, "iss")},
             )
-        except JOSEError as exc:
+        except (JOSEError, TypeError, ValueError, OverflowError) as exc:  # jose's claim checks int() raw values
             raise InvalidTokenError(str(exc)) from exc
         if payload.get("typ") != kind:
             raise InvalidTokenError("wrong token type")

@@ -58,15 +58,20 @@ def _time(value: Any) -> datetime:
     """WhatsApp sends seconds as strings, Instagram milliseconds as integers (test events: seconds)."""
     try:
         number = float(value)
-    except (TypeError, ValueError):
+        if number > 10_000_000_000:  # milliseconds
+            number /= 1000
+        return datetime.fromtimestamp(number, UTC)
+    except (TypeError, ValueError, OverflowError, OSError):  # not a number, NaN, ±inf, out of range
         return datetime.now(UTC)
-    if number > 10_000_000_000:  # milliseconds
-        number /= 1000
-    return datetime.fromtimestamp(number, UTC)
 
 
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _str(value: Any) -> str | None:
+    """A text field as Meta sends it (a string); anything else in a signed body is dropped, not a 500."""
+    return value if isinstance(value, str) else None
 
 
 def _list(value: Any) -> list[Any]:
@@ -168,9 +173,9 @@ def _whatsapp_message(account: str, raw: dict[str, Any], names: dict[str, Any]) 
         customer_id=str(sender),
         kind=kind,
         timestamp=_time(raw.get("timestamp")),
-        text=text,
-        customer_name=names.get(str(sender)),
-        reply_to=reply_to,
+        text=_str(text),
+        customer_name=_str(names.get(str(sender))),
+        reply_to=_str(reply_to),
         attachments=attachments,
     )
 
@@ -214,9 +219,9 @@ def _instagram_event(entry_id: str, event: dict[str, Any], parsed: ParsedWebhook
                 customer_id=customer,
                 kind=kind,
                 timestamp=when,
-                text=text,
+                text=_str(text),
                 is_echo=echo,
-                **extra,
+                **{k: _str(v) if k == "reply_to" else v for k, v in extra.items()},
             )
         )
 

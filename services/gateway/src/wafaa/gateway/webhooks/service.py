@@ -77,7 +77,7 @@ class WebhookIntake:
         """Check the signature over the raw bytes, then publish every new message and status."""
         try:
             body = json.loads(raw)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nesting deeper than the stack
             if not signature_is_valid(raw, signature, self.app_secret):
                 raise ApiError(401, "invalid_signature", "The webhook signature does not match.") from exc
             raise ApiError(400, "invalid_json", "The webhook body is not JSON.") from exc

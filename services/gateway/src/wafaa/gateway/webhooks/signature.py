@@ -17,8 +17,11 @@ def signature_is_valid(raw_body: bytes, header: str | None, app_secret: str) -> 
     """Constant-time check of the header against the raw bytes as received (never re-serialised JSON)."""
     if not header or not app_secret or not header.startswith(PREFIX):
         return False
+    given = header[len(PREFIX) :].strip().lower()
+    if not given.isascii():  # compare_digest raises TypeError on non-ASCII str; a hex digest is ASCII
+        return False
     expected = hmac.new(app_secret.encode(), raw_body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header[len(PREFIX) :].strip().lower())
+    return hmac.compare_digest(expected, given)
 
 
 def token_matches(given: str | None, expected: str) -> bool:

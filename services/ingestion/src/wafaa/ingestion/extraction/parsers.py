@@ -90,7 +90,7 @@ def parse_pdf(data: bytes) -> Extracted:
     """Text per page with pypdf: wrapped lines joined into paragraphs, prices kept with their item,
     upper-case short lines as titles."""
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import PyPdfError
 
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
@@ -113,7 +113,7 @@ def parse_pdf(data: bytes) -> Extracted:
                     out.elements.append(Element("title" if _is_heading_line(line) else "text", line, page=number))
     except ExtractionError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, NotImplementedError) as exc:
         raise ExtractionError(f"the PDF is damaged or truncated ({type(exc).__name__})") from exc
     if not out.elements:
         raise ExtractionError("the PDF has no extractable text (scanned images are not supported)")
@@ -128,7 +128,7 @@ def check_zip(data: bytes, limits: ExtractionLimits) -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             infos = archive.infolist()
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, NotImplementedError, ValueError) as exc:  # unsupported version, bad name bytes
         raise ExtractionError("the DOCX is not a valid ZIP archive") from exc
     if len(infos) > limits.zip_max_entries:
         raise ExtractionError(f"the DOCX has too many entries ({len(infos)} > {limits.zip_max_entries})")
@@ -165,7 +165,8 @@ def parse_docx(data: bytes, limits: ExtractionLimits) -> Extracted:
                 continue
             style = (para.style.name if para.style is not None else "") or ""
             if style.startswith("Heading") or style == "Title":
-                level = int(style.split()[-1]) if style.split()[-1].isdigit() else 1
+                last = style.split()[-1]  # isdigit() is also true for "²" and "፩", which int() refuses
+                level = int(last) if last.isdecimal() and len(last) <= 3 else 1
                 out.elements.append(Element("title", text, level=level))
             elif style.startswith("List") or child.find(".//{*}numPr") is not None:
                 out.elements.append(Element("item", text))
@@ -235,6 +236,8 @@ def parse_json(text: str, limits: ExtractionLimits) -> Extracted:
         raise ExtractionError("the JSON is nested too deeply") from exc
     except json.JSONDecodeError as exc:
         raise ExtractionError(f"the JSON is invalid (line {exc.lineno}, column {exc.colno})") from exc
+    except ValueError as exc:  # an integer over Python's 4,300-digit conversion limit
+        raise ExtractionError("the JSON has a number too long to read") from exc
     out = Extracted(file_type="json")
     try:
         _flatten(value, "", 0, limits, out.elements)
@@ -334,8 +337,11 @@ class _HTMLElements(HTMLParser):
 def parse_html(text: str) -> Extracted:
     """Headings, paragraphs, list items and table rows, scripts and styles dropped."""
     parser = _HTMLElements()
-    parser.feed(text)
-    parser.close()
+    try:
+        parser.feed(text)
+        parser.close()
+    except AssertionError as exc:  # html.parser's reaction to a malformed `<![...` marked section
+        raise ExtractionError(f"the HTML is malformed ({exc})") from exc
     parser._flush()
     rows = 0
     for element in parser.out:
