@@ -10,6 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from wafaa.common.db.cursor import InvalidCursorError
+
 logger = logging.getLogger(__name__)
 
 
@@ -43,6 +45,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(_body(exc.code, exc.message, exc.details), status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(InvalidCursorError)
+    async def invalid_cursor(_: Request, exc: InvalidCursorError) -> JSONResponse:
+        return JSONResponse(_body("invalid_cursor", "The cursor is not valid."), status_code=422)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

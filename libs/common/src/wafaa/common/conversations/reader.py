@@ -7,7 +7,6 @@ applies). Every query also filters on the tenant explicitly.
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,6 +14,8 @@ from uuid import UUID
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from wafaa.common.db.cursor import decode_cursor, encode_cursor
 
 _CONVERSATION_COLUMNS = (
     "id, channel, channel_id, customer_id, customer_name, status, created_at, last_message_at, message_count"
@@ -59,26 +60,6 @@ class ConversationFilter:
     limit: int = 50
     cursor: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-class InvalidCursorError(ValueError):
-    """The pagination cursor was not produced by this reader."""
-
-
-def encode_cursor(row: ConversationRow) -> str:
-    """An opaque cursor after `row` (newest activity first)."""
-    raw = f"{row.last_message_at.isoformat()}|{row.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    """The position a cursor points after."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        when, row_id = raw.split("|", 1)
-        return datetime.fromisoformat(when), UUID(row_id)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidCursorError("invalid cursor") from exc
 
 
 def _escape_like(value: str) -> str:
@@ -134,7 +115,7 @@ class ConversationReader:
         )
         rows = [ConversationRow(**r) for r in (await self.session.execute(sql, params)).mappings().all()]
         page = rows[: flt.limit]
-        return page, (encode_cursor(page[-1]) if len(rows) > flt.limit else None)
+        return page, (encode_cursor(page[-1].last_message_at, page[-1].id) if len(rows) > flt.limit else None)
 
     async def messages(self, conversation_id: UUID, limit: int = 500) -> list[MessageRow]:
         """The messages of a conversation, oldest first."""

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wafaa.common.db.cursor import decode_cursor, encode_cursor
 from wafaa.gateway.audit.models import AuditLog
 from wafaa.gateway.audit.repository import AuditLogRepository
 from wafaa.gateway.audit.schemas import AuditLogFilter, AuditLogPage, AuditLogRead
-from wafaa.gateway.errors import ApiError
 
 SECRET_FIELDS = frozenset({"password", "password_hash", "owner_password", "token", "refresh_token", "access_token"})
 EXPORT_LIMIT = 50_000
@@ -78,28 +76,14 @@ async def record(
     return await AuditLogRepository(session, tenant_id).insert(row)
 
 
-def _encode_cursor(row: AuditLog) -> str:
-    raw = f"{row.occurred_at.isoformat()}|{row.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, row_id = raw.split("|", 1)
-        return datetime.fromisoformat(at), UUID(row_id)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(422, "invalid_cursor", "The cursor is not valid.") from exc
-
-
 async def list_logs(
     session: AsyncSession, tenant_id: UUID, filters: AuditLogFilter, *, limit: int, cursor: str | None
 ) -> AuditLogPage:
     """One page of the tenant's audit trail, newest first."""
-    after = _decode_cursor(cursor) if cursor else None
+    after = decode_cursor(cursor) if cursor else None
     rows = await AuditLogRepository(session, tenant_id).search(filters, limit=limit + 1, after=after)
     page = list(rows[:limit])
-    next_cursor = _encode_cursor(page[-1]) if len(rows) > limit and page else None
+    next_cursor = encode_cursor(page[-1].occurred_at, page[-1].id) if len(rows) > limit and page else None
     return AuditLogPage(items=[AuditLogRead.model_validate(r) for r in page], next_cursor=next_cursor)
 
 

@@ -6,7 +6,6 @@ import uuid
 from uuid import UUID
 
 from wafaa.common.conversations import ConversationFilter, ConversationReader, ConversationRow
-from wafaa.common.conversations.reader import InvalidCursorError
 from wafaa.common.events import AgentReplied, AgentRepliedPayload, ConversationStatusChanged
 from wafaa.common.events import ConversationStatusChangedPayload as StatusPayload
 from wafaa.common.messaging import EventPublisher
@@ -37,10 +36,7 @@ async def _get(principal: Principal, conversation_id: UUID) -> ConversationRow:
 
 async def list_conversations(principal: Principal, flt: ConversationFilter) -> ConversationPage:
     """A page of the tenant's conversations."""
-    try:
-        rows, cursor = await ConversationReader(principal.session, principal.tenant_id).page(flt)
-    except InvalidCursorError as exc:
-        raise ApiError(422, "invalid_cursor", "The cursor is not valid.") from exc
+    rows, cursor = await ConversationReader(principal.session, principal.tenant_id).page(flt)
     return ConversationPage(items=[ConversationRead.model_validate(r) for r in rows], next_cursor=cursor)
 
 

@@ -7,19 +7,18 @@ ingestion's status events must never reach the gateway before the document row e
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 from uuid import UUID, uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wafaa.common.db.cursor import decode_cursor, encode_cursor
 from wafaa.common.events import (
     DocumentDeleted,
     DocumentDeletedPayload,
@@ -369,28 +368,14 @@ async def apply_status(session: AsyncSession, event: DocumentStatusChanged) -> b
 # --- Reading ---------------------------------------------------------------------------------
 
 
-def _encode_cursor(row: KnowledgeDocument) -> str:
-    raw = f"{row.created_at.isoformat()}|{row.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, row_id = raw.split("|", 1)
-        return datetime.fromisoformat(at), UUID(row_id)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(422, "invalid_cursor", "The cursor is not valid.") from exc
-
-
 async def list_documents(
     session: AsyncSession, tenant_id: UUID, filters: KnowledgeDocumentFilter, *, limit: int, cursor: str | None
 ) -> KnowledgeDocumentPage:
     """One page of the tenant's documents, newest first."""
-    after = _decode_cursor(cursor) if cursor else None
+    after = decode_cursor(cursor) if cursor else None
     rows = await KnowledgeDocumentRepository(session, tenant_id).search(filters, limit=limit + 1, after=after)
     page = list(rows[:limit])
-    next_cursor = _encode_cursor(page[-1]) if len(rows) > limit and page else None
+    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit and page else None
     return KnowledgeDocumentPage(items=[KnowledgeDocumentRead.model_validate(r) for r in page], next_cursor=next_cursor)
 
 
