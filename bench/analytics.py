@@ -39,7 +39,6 @@ import tempfile
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from importlib.metadata import version
 from math import ceil
 from pathlib import Path
 from typing import Any
@@ -533,20 +532,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args(argv)
     table = run(args)
-    body = (
-        "## Analytics\n\nCommand: `.venv/bin/python -m bench.analytics`\n\n"
-        + (__doc__ or "").split("\n\n", 1)[1].strip()
-        + "\n\n"
-        + table
-        + "\n"
-    )
-    print(table)
-    if not args.no_write:
-        versions = " / ".join(version(name) for name in ("fastapi", "uvicorn", "sqlalchemy", "asyncpg", "redis"))
-        path = results.update(
-            "analytics", body, results.machine({"fastapi / uvicorn / sqlalchemy / asyncpg / redis-py": versions})
-        )
-        print(f"wrote {path}")
+    command = results.command("bench.analytics", parser, args)
+    packages = ("fastapi", "uvicorn", "sqlalchemy", "asyncpg", "redis")
+    results.publish("analytics", "Analytics", command, __doc__, table, packages, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-from importlib.metadata import version
 from typing import Any
 
 import httpx
@@ -122,15 +121,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args(argv)
     table = render(args, run(args))
-    print(table)
     command = results.command("bench.auth", parser, args)
-    body = f"## Auth\n\nCommand: {command}\n\n" + (__doc__ or "").split("\n\n", 1)[1].strip() + "\n\n" + table + "\n"
-    if not args.no_write:
-        versions = " / ".join(version(name) for name in ("fastapi", "uvicorn", "httpx", "sqlalchemy", "asyncpg"))
-        path = results.update(
-            "auth", body, results.machine({"fastapi / uvicorn / httpx / sqlalchemy / asyncpg": versions})
-        )
-        print(f"wrote {path}")
+    packages = ("fastapi", "uvicorn", "httpx", "sqlalchemy", "asyncpg")
+    results.publish("auth", "Auth", command, __doc__, table, packages, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ import shutil
 import tempfile
 import time
 import uuid
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -416,21 +415,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args(argv)
     table = asyncio.run(run(args))
-    command = (
-        "`.venv/bin/python -m bench.ingestion"
-        + (f" --provider {args.provider}" if args.provider != "local" else "")
-        + "`"
-    )
-    body = (
-        "## Knowledge: ingestion and search\n\n"
-        f"Command: {command}\n\n" + (__doc__ or "").split("\n\n", 1)[1].strip() + "\n\n" + table + "\n"
-    )
-    if not args.no_write:
-        versions = " / ".join(version(name) for name in ("faststream", "redis", "pydantic", "pgvector"))
-        path = results.update(
-            "knowledge", body, results.machine({"faststream / redis-py / pydantic / pgvector": versions})
-        )
-        print(f"wrote {path}")
+    command = results.command("bench.ingestion", parser, args)
+    packages = ("faststream", "redis", "pydantic", "pgvector")
+    title = "Knowledge: ingestion and search"
+    results.publish("knowledge", title, command, __doc__, table, packages, write=not args.no_write)
 
 
 if __name__ == "__main__":

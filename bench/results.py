@@ -7,6 +7,7 @@ import platform
 import re
 import subprocess
 from datetime import UTC, datetime
+from importlib.metadata import version
 from pathlib import Path
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -72,6 +73,27 @@ def command(module: str, parser: argparse.ArgumentParser, args: argparse.Namespa
         f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "no_write" and v != getattr(defaults, k)
     )
     return f"`.venv/bin/python -m {module}" + (f" {extra}" if extra else "") + "`"
+
+
+def publish(
+    name: str,
+    title: str,
+    command_line: str,
+    module_doc: str | None,
+    table: str,
+    packages: tuple[str, ...],
+    *,
+    write: bool = True,
+) -> None:
+    """Print a benchmark's section (title, command, the module docstring after its first line, the
+    table) and, unless `write` is off, store it with the machine and the versions of `packages`."""
+    about = (module_doc or "").split("\n\n", 1)[1].strip()
+    print(table)
+    if write:
+        label = " / ".join("redis-py" if p == "redis" else p for p in packages)
+        versions = " / ".join(version(p) for p in packages)
+        body = f"## {title}\n\nCommand: {command_line}\n\n{about}\n\n{table}\n"
+        print(f"wrote {update(name, body, machine({label: versions}))}")
 
 
 def update(name: str, body: str, machine_info: str) -> Path:

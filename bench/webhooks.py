@@ -29,7 +29,6 @@ import json
 import statistics
 import uuid
 from collections.abc import Callable
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -197,16 +196,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args(argv)
     table = render(args, run(args))
-    print(table)
     command = results.command("bench.webhooks", parser, args)
-    doc = (__doc__ or "").split("\n\n", 1)[1].strip()
-    body = f"## Webhook ingress\n\nCommand: {command}\n\n{doc}\n\n{table}\n"
-    if not args.no_write:
-        versions = " / ".join(version(name) for name in ("fastapi", "uvicorn", "sqlalchemy", "asyncpg", "redis"))
-        path = results.update(
-            "webhooks", body, results.machine({"fastapi / uvicorn / sqlalchemy / asyncpg / redis-py": versions})
-        )
-        print(f"wrote {path}")
+    packages = ("fastapi", "uvicorn", "sqlalchemy", "asyncpg", "redis")
+    results.publish("webhooks", "Webhook ingress", command, __doc__, table, packages, write=not args.no_write)
 
 
 if __name__ == "__main__":
