@@ -68,6 +68,13 @@ def tenant_table(
     grant_service(table, privileges)
 
 
+def read_view(view: str, select: str) -> None:
+    """A view other services read through: security invoker, so the reader's own row-level security
+    applies, and SELECT only."""
+    op.execute(f"CREATE VIEW {view} WITH (security_invoker = true) AS {select}")
+    grant_service(view, "SELECT")
+
+
 def config_attributes() -> dict[str, Any]:
     """Attributes passed by the migrate command (for migrations that need them)."""
     return dict(context.config.attributes)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from wafaa.common.db.migrations import SERVICE_ROLE, tenant_table
+from wafaa.common.db.migrations import read_view, tenant_table
 from sqlalchemy.dialects import postgresql
 
 revision: str = 'anal0002'
@@ -196,8 +196,7 @@ def upgrade() -> None:
     # The read interface of analytics (wafaa.common.analytics): security-invoker views, so the
     # reader's own row-level security applies; SELECT only.
     for view, source in READ_VIEWS.items():
-        op.execute(f"CREATE VIEW analytics.{view} WITH (security_invoker = true) AS SELECT * FROM analytics.{source}")
-        op.execute(f"GRANT SELECT ON analytics.{view} TO {SERVICE_ROLE}")
+        read_view(f"analytics.{view}", f"SELECT * FROM analytics.{source}")
 
 
 def downgrade() -> None:

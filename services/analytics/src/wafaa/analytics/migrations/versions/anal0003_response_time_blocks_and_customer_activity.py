@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from wafaa.common.db.migrations import SERVICE_ROLE, tenant_table
+from wafaa.common.db.migrations import read_view, tenant_table
 
 revision: str = 'anal0003'
 down_revision: str | None = 'anal0002'
@@ -74,8 +74,7 @@ def upgrade() -> None:
     for statement in BACKFILL:
         op.execute(statement)
     for view, source in READ_VIEWS.items():
-        op.execute(f"CREATE VIEW analytics.{view} WITH (security_invoker = true) AS SELECT * FROM analytics.{source}")
-        op.execute(f"GRANT SELECT ON analytics.{view} TO {SERVICE_ROLE}")
+        read_view(f"analytics.{view}", f"SELECT * FROM analytics.{source}")
 
 
 def downgrade() -> None:

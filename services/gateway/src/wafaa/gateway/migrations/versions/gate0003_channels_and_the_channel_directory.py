@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from wafaa.common.db.migrations import SERVICE_ROLE, tenant_table
+from wafaa.common.db.migrations import SERVICE_ROLE, read_view, tenant_table
 
 
 revision: str = 'gate0003'
@@ -53,11 +53,10 @@ def upgrade() -> None:
 
     # The read interface for the services that send on channels: only what sending needs, under
     # the reader's own row-level security (security_invoker).
-    op.execute(
-        "CREATE VIEW gateway.channel_directory WITH (security_invoker = true) AS "
-        "SELECT id, tenant_id, platform, external_account_id, access_token_encrypted, status FROM gateway.channels"
+    read_view(
+        "gateway.channel_directory",
+        "SELECT id, tenant_id, platform, external_account_id, access_token_encrypted, status FROM gateway.channels",
     )
-    op.execute(f"GRANT SELECT ON gateway.channel_directory TO {SERVICE_ROLE}")
 
     # A webhook names a phone number id or an Instagram account id, not a tenant: this is the one
     # narrow way to find which tenant's channel it is, before any tenant is set.

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from wafaa.common.db.migrations import SERVICE_ROLE
+from wafaa.common.db.migrations import SERVICE_ROLE, read_view
 
 revision: str = "rag0002"
 down_revision: str | None = "rag0001"
@@ -41,20 +41,19 @@ def upgrade() -> None:
         "ix_conversations_tenant_last_message", "conversations", ["tenant_id", "last_message_at", "id"], schema="rag"
     )
     # The read interface for other services: security-invoker views, so the reader's RLS applies.
-    op.execute(
-        "CREATE VIEW rag.conversation_directory WITH (security_invoker = true) AS "
+    read_view(
+        "rag.conversation_directory",
         "SELECT c.tenant_id, c.id, c.channel, c.channel_id, c.customer_id, c.customer_name, c.status, "
         "c.created_at, c.last_message_at, "
         "(SELECT count(*) FROM rag.messages m WHERE m.tenant_id = c.tenant_id AND m.conversation_id = c.id)::int "
-        "AS message_count FROM rag.conversations c"
+        "AS message_count FROM rag.conversations c",
     )
-    op.execute(
-        "CREATE VIEW rag.message_log WITH (security_invoker = true) AS "
+    read_view(
+        "rag.message_log",
         "SELECT tenant_id, id, conversation_id, direction, author, kind, text, sources, sent_at, created_at "
-        "FROM rag.messages"
+        "FROM rag.messages",
     )
     op.execute(f"GRANT USAGE ON SCHEMA rag TO {SERVICE_ROLE}")
-    op.execute(f"GRANT SELECT ON rag.conversation_directory, rag.message_log TO {SERVICE_ROLE}")
 
 
 def downgrade() -> None:
