@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
+from wafaa.common.analytics import Period
 from wafaa.gateway.analytics import service
 from wafaa.gateway.auth.dependencies import Manager
 
@@ -21,53 +22,49 @@ To = Annotated[date | None, Query(alias="to", description="Last tenant-local day
 ChannelFilter = Literal["whatsapp", "instagram", "web"] | None
 
 
+def selected_period(from_: From = None, to: To = None, channel: ChannelFilter = None) -> Period:
+    """The `from`, `to` and `channel` query parameters every analytics endpoint takes, validated."""
+    return service.period(from_, to, channel)
+
+
+SelectedPeriod = Annotated[Period, Depends(selected_period)]
+
+
 @router.get("/overview", responses=ERRORS)
-async def overview(
-    principal: Manager, from_: From = None, to: To = None, channel: ChannelFilter = None
-) -> dict[str, Any]:
+async def overview(principal: Manager, period: SelectedPeriod) -> dict[str, Any]:
     """Conversations, messages, customers, resolution, handoff, response time and delivery, vs the previous period."""
-    return await service.overview(principal, service.period(from_, to, channel))
+    return await service.overview(principal, period)
 
 
 @router.get("/trends", responses=ERRORS)
 async def trends(
     principal: Manager,
-    from_: From = None,
-    to: To = None,
-    channel: ChannelFilter = None,
+    period: SelectedPeriod,
     granularity: Literal["hour", "day", "week"] = "day",
 ) -> dict[str, Any]:
     """Messages and conversations per hour, day or week."""
-    return await service.trends(principal, service.period(from_, to, channel), granularity)
+    return await service.trends(principal, period, granularity)
 
 
 @router.get("/channels", responses=ERRORS)
-async def channels(
-    principal: Manager, from_: From = None, to: To = None, channel: ChannelFilter = None
-) -> dict[str, Any]:
+async def channels(principal: Manager, period: SelectedPeriod) -> dict[str, Any]:
     """Per channel: volume, response time, delivery and read rates, failures by error code."""
-    return await service.channels(principal, service.period(from_, to, channel))
+    return await service.channels(principal, period)
 
 
 @router.get("/agent/sentiment", responses=ERRORS)
-async def sentiment(
-    principal: Manager, from_: From = None, to: To = None, channel: ChannelFilter = None
-) -> dict[str, Any]:
+async def sentiment(principal: Manager, period: SelectedPeriod) -> dict[str, Any]:
     """Sentiment distribution and trend per language."""
-    return await service.sentiment(principal, service.period(from_, to, channel))
+    return await service.sentiment(principal, period)
 
 
 @router.get("/agent/response-times", responses=ERRORS)
-async def response_times(
-    principal: Manager, from_: From = None, to: To = None, channel: ChannelFilter = None
-) -> dict[str, Any]:
+async def response_times(principal: Manager, period: SelectedPeriod) -> dict[str, Any]:
     """Bot vs human response times (p50/p90/p99) and time to resolution, by hour of day."""
-    return await service.response_times(principal, service.period(from_, to, channel))
+    return await service.response_times(principal, period)
 
 
 @router.get("/agent/insights", responses=ERRORS)
-async def insights(
-    principal: Manager, from_: From = None, to: To = None, channel: ChannelFilter = None
-) -> dict[str, Any]:
+async def insights(principal: Manager, period: SelectedPeriod) -> dict[str, Any]:
     """Top intents, knowledge gaps with examples, busiest hours and notable changes."""
-    return await service.insights(principal, service.period(from_, to, channel))
+    return await service.insights(principal, period)
