@@ -207,7 +207,9 @@ def _instagram_event(entry_id: str, event: dict[str, Any], parsed: ParsedWebhook
         parsed.ignored.append("event without sender or recipient")
         return
 
-    def add(kind: str, mid: Any, text: Any = None, **extra: Any) -> None:
+    def add(
+        kind: str, mid: Any, text: Any = None, *, reply_to: Any = None, attachments: list[dict[str, Any]] | None = None
+    ) -> None:
         if not mid:
             parsed.ignored.append(f"{kind} without mid")
             return
@@ -221,7 +223,8 @@ def _instagram_event(entry_id: str, event: dict[str, Any], parsed: ParsedWebhook
                 timestamp=when,
                 text=_str(text),
                 is_echo=echo,
-                **{k: _str(v) if k == "reply_to" else v for k, v in extra.items()},
+                reply_to=_str(reply_to),
+                attachments=attachments or [],
             )
         )
 
