@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.fixtures.gateway import audit_rows, create_tenant_with_owner, headers_for
 from tests.fixtures.infrastructure import Infrastructure
-from tests.fixtures.knowledge import document, stream_events, upload
+from tests.fixtures.knowledge import document, upload
+from tests.fixtures.streams import stream_events
 from tests.gateway.conftest import Gateway
 
 pytestmark = pytest.mark.integration

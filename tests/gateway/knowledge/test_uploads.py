@@ -15,7 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.fixtures.gateway import add_user, audit_rows, create_tenant_with_owner, headers_for
-from tests.fixtures.knowledge import KNOWLEDGE, document, stream_events, upload
+from tests.fixtures.knowledge import KNOWLEDGE, document, upload
+from tests.fixtures.streams import stream_events
 from tests.fixtures.waiting import eventually
 from tests.gateway.conftest import Gateway
 from wafaa.common.events import DocumentStatusChanged, DocumentStatusChangedPayload
