@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,15 +165,26 @@ def _no_other_tenant(prompts: list[str]) -> None:
         assert B_MARKER not in prompt and "Bravo Bistro" not in prompt, prompt
 
 
-async def test_openai_request_has_system_prompt_numbered_tenant_context_history_and_question(
+OpenChat = Callable[..., AbstractAsyncContextManager[Chat]]
+
+
+@pytest.fixture
+def open_chat(
     infra: Infrastructure,
     start_service: StartService,
     publisher: EventPublisher,
     redis: Redis,
     tmp_path: Path,
     fake_llm: FakeOpenAI,
+) -> OpenChat:
+    """`openai_chat` bound to this test's servers and fake LLM; keyword arguments go to it."""
+    return functools.partial(openai_chat, infra, start_service, publisher, redis, tmp_path, fake_llm)
+
+
+async def test_openai_request_has_system_prompt_numbered_tenant_context_history_and_question(
+    open_chat: OpenChat, fake_llm: FakeOpenAI
 ) -> None:
-    async with openai_chat(infra, start_service, publisher, redis, tmp_path, fake_llm) as chat:
+    async with open_chat() as chat:
         first = await chat.ask("When do you open on weekends?")
         assert first["reply"] == fake_llm.answer and first["fallback"] is False
         assert first["sources"] and first["sources"][0]["title"] == "faq.txt"
@@ -199,19 +211,12 @@ async def test_openai_request_has_system_prompt_numbered_tenant_context_history_
     _no_other_tenant(fake_llm.prompts())
 
 
-async def test_openai_stream_reaches_the_sse_endpoint_token_by_token(
-    infra: Infrastructure,
-    start_service: StartService,
-    publisher: EventPublisher,
-    redis: Redis,
-    tmp_path: Path,
-    fake_llm: FakeOpenAI,
-) -> None:
+async def test_openai_stream_reaches_the_sse_endpoint_token_by_token(open_chat: OpenChat, fake_llm: FakeOpenAI) -> None:
     fake_llm.answer = "On weekends we open at 08:30 and close at 01:00 [1]."
     fake_llm.token_delay = 0.02
     chunks = [w + " " for w in fake_llm.answer.split(" ")]
     chunks[-1] = chunks[-1].rstrip()
-    async with openai_chat(infra, start_service, publisher, redis, tmp_path, fake_llm) as chat:
+    async with open_chat() as chat:
         events: list[tuple[str, dict[str, Any]]] = []
         async with chat.client.stream(
             "POST", "/api/v1/chat/stream", json={"message": "When do you open on weekends?"}, headers=chat.headers
@@ -234,15 +239,10 @@ async def test_openai_stream_reaches_the_sse_endpoint_token_by_token(
 
 
 async def test_openai_429_then_200_is_retried_and_the_customer_gets_the_200_answer(
-    infra: Infrastructure,
-    start_service: StartService,
-    publisher: EventPublisher,
-    redis: Redis,
-    tmp_path: Path,
-    fake_llm: FakeOpenAI,
+    open_chat: OpenChat, fake_llm: FakeOpenAI
 ) -> None:
     fake_llm.answer = "After a retry: we open at 08:30 on weekends [1]."
-    async with openai_chat(infra, start_service, publisher, redis, tmp_path, fake_llm, llm_max_retries=2) as chat:
+    async with open_chat(llm_max_retries=2) as chat:
         fake_llm.script.append("429")
         reply = await chat.ask("When do you open on weekends?")
     assert fake_llm.attempts == 2 and len(fake_llm.requests) == 1
@@ -251,16 +251,9 @@ async def test_openai_429_then_200_is_retried_and_the_customer_gets_the_200_answ
 
 
 async def test_openai_timeout_gives_the_tenants_fallback_message_not_a_500(
-    infra: Infrastructure,
-    start_service: StartService,
-    publisher: EventPublisher,
-    redis: Redis,
-    tmp_path: Path,
-    fake_llm: FakeOpenAI,
+    open_chat: OpenChat, fake_llm: FakeOpenAI
 ) -> None:
-    async with openai_chat(
-        infra, start_service, publisher, redis, tmp_path, fake_llm, llm_timeout_seconds=1, llm_max_retries=1
-    ) as chat:
+    async with open_chat(llm_timeout_seconds=1, llm_max_retries=1) as chat:
         fake_llm.script.extend(["timeout", "timeout"])
         started = time.monotonic()
         reply = await chat.ask("When do you open on weekends?")
@@ -272,16 +265,9 @@ async def test_openai_timeout_gives_the_tenants_fallback_message_not_a_500(
 
 
 async def test_openai_injected_document_changes_nothing_and_no_other_tenant_content_reaches_a_prompt(
-    infra: Infrastructure,
-    start_service: StartService,
-    publisher: EventPublisher,
-    redis: Redis,
-    tmp_path: Path,
-    fake_llm: FakeOpenAI,
+    open_chat: OpenChat, fake_llm: FakeOpenAI
 ) -> None:
-    async with openai_chat(
-        infra, start_service, publisher, redis, tmp_path, fake_llm, extra_a={"notice.txt": NOTICE_A}
-    ) as chat:
+    async with open_chat(extra_a={"notice.txt": NOTICE_A}) as chat:
         weekend = await chat.ask("When do you open on weekends?")
         asked = await chat.ask(f"Please {INJECTION}. When do you open on weekends?")
         answers_a = len(fake_llm.requests)
