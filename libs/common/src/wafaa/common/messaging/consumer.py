@@ -6,13 +6,17 @@ Every subscription registers two FastStream subscribers in the service's group:
   by a handler that failed, or by a replica that died in the middle of one.
 
 Entries are acknowledged (XACK) only after their handler returned, so the handler's transaction
-has committed. An entry delivered `max_deliveries` times without success, or whose handler raised
+has committed. A subscription may handle up to `concurrency` entries of a batch at once (for
+handlers that wait on I/O or on a shared batcher, when order within the stream does not matter).
+
+An entry delivered `max_deliveries` times without success, or whose handler raised
 `PermanentError`, is appended to `<stream>.dlq` with the reason and then acknowledged.
 """
 
 # No `from __future__ import annotations` here: FastStream reads the subscriber functions'
 # annotations at runtime to inject the message.
 
+import asyncio
 import json
 import logging
 import time
@@ -95,11 +99,15 @@ class EventConsumer:
         self._redis = redis
         self.streams: list[str] = []
 
-    def subscribe(self, event_type: type[E], handler: EventHandler[E]) -> None:
-        """Deliver every event of `event_type` to `handler`, at least once, in this group."""
+    def subscribe(self, event_type: type[E], handler: EventHandler[E], *, concurrency: int = 1) -> None:
+        """Deliver every event of `event_type` to `handler`, at least once, in this group.
+
+        `concurrency` > 1 runs that many entries of a batch at once: entries are then handled out
+        of stream order, so keep 1 where order matters (a conversation's messages).
+        """
         opts = self.options
         stream = event_type.stream
-        runner = _EntryRunner(event_type, handler, opts)
+        runner = _EntryRunner(event_type, handler, opts, concurrency)
         reader = StreamSub(
             stream,
             group=opts.group,
@@ -145,10 +153,15 @@ class EventConsumer:
 class _EntryRunner:
     """Runs a handler over the entries of one batch and decides ack, retry or dead letter."""
 
-    def __init__(self, event_type: type[E], handler: EventHandler[E], options: ConsumerOptions) -> None:
+    def __init__(
+        self, event_type: type[E], handler: EventHandler[E], options: ConsumerOptions, concurrency: int = 1
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
         self.event_type = event_type
         self.handler: EventHandler[Any] = handler
         self.options = options
+        self.concurrency = concurrency
         self.stream = event_type.stream
         self.dlq = dead_letter_stream(self.stream)
 
@@ -157,10 +170,21 @@ class _EntryRunner:
         ids: Sequence[bytes] = raw["message_ids"]
         bodies: list[Any] = await message.decode() or []
         headers: list[dict[str, Any]] = list(getattr(message, "batch_headers", None) or [{}] * len(ids))
+        entries = list(zip(ids, bodies, headers, strict=False))
         done: list[bytes] = []
-        for entry_id, body, entry_headers in zip(ids, bodies, headers, strict=False):
-            if await self._run_entry(redis, entry_id, body, entry_headers, claimed=claimed):
-                done.append(entry_id)
+        if self.concurrency == 1:
+            for entry_id, body, entry_headers in entries:
+                if await self._run_entry(redis, entry_id, body, entry_headers, claimed=claimed):
+                    done.append(entry_id)
+        else:
+            slots = asyncio.Semaphore(self.concurrency)
+
+            async def run(entry_id: bytes, body: Any, entry_headers: dict[str, Any]) -> bool:
+                async with slots:
+                    return await self._run_entry(redis, entry_id, body, entry_headers, claimed=claimed)
+
+            outcomes = await asyncio.gather(*(run(*entry) for entry in entries))
+            done = [entry[0] for entry, ok in zip(entries, outcomes, strict=True) if ok]
         if done:
             await redis.xack(self.stream, self.options.group, *done)
 

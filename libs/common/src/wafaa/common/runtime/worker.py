@@ -62,12 +62,19 @@ class WorkerRuntime:
         self.consumer = EventConsumer(self.broker, ConsumerOptions.from_settings(settings, service), self.redis)
         self.publisher = EventPublisher(self.broker, maxlen=settings.stream_maxlen, service=service)
 
-    def on(self, event_type: type[E], handler: TransactionalHandler[E], *, inbox: type[Any]) -> None:
-        """Apply `handler` exactly once per event: one tenant transaction that also writes the inbox row."""
+    def on(
+        self, event_type: type[E], handler: TransactionalHandler[E], *, inbox: type[Any], concurrency: int = 1
+    ) -> None:
+        """Apply `handler` exactly once per event: one tenant transaction that also writes the inbox row.
+
+        `concurrency` > 1 handles that many events at once, out of stream order (see EventConsumer).
+        """
         if self.db is None:
             raise RuntimeError(f"{self.service} runs without a database")
         self.consumer.subscribe(
-            event_type, exactly_once(self.db, inbox, self.service, self.consumer.options.consumer, handler)
+            event_type,
+            exactly_once(self.db, inbox, self.service, self.consumer.options.consumer, handler),
+            concurrency=concurrency,
         )
 
     async def check_ready(self) -> tuple[int, dict[str, Any]]:
