@@ -61,7 +61,7 @@ const en = {
     title: "Settings", persona: "Bot persona", botName: "Bot name", personaText: "Persona", additions: "System prompt additions",
     languages: "Languages", defaultLanguage: "Default language", messages: "Messages", greeting: "Greeting",
     fallback: "Fallback message", handoffMessage: "Handoff message", hours: "Business hours", timezone: "Time zone",
-    closed: "Closed", open: "Opens", close: "Closes", retrieval: "Retrieval", chunkSize: "Chunk size", chunkOverlap: "Chunk overlap",
+    closed: "Closed", open: "Opens", close: "Closes", retrieval: "Retrieval", chunkSize: "Chunk size (characters)", chunkOverlap: "Chunk overlap (characters)",
     topK: "Top K", minScore: "Minimum score", llm: "Language model", model: "Model", temperature: "Temperature", maxTokens: "Max tokens",
     invalid: "Some fields are not valid.",
     day_mon: "Monday", day_tue: "Tuesday", day_wed: "Wednesday", day_thu: "Thursday", day_fri: "Friday", day_sat: "Saturday", day_sun: "Sunday",

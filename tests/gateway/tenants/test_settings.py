@@ -35,7 +35,7 @@ async def test_partial_update_keeps_the_other_settings(gateway: Gateway) -> None
     }
     updated = (await gateway.client.patch(SETTINGS, json=body, headers=headers)).json()["settings"]
     assert updated["bot_name"] == "Layla"
-    assert updated["retrieval"] == {"chunk_size": 800, "chunk_overlap": 100, "top_k": 10, "min_score": 0.3}
+    assert updated["retrieval"] == {"chunk_size": 400, "chunk_overlap": 50, "top_k": 10, "min_score": 0.3}
     assert updated["llm"]["temperature"] == 0.1 and updated["llm"]["max_tokens"] == 512
     again = (await gateway.client.patch(SETTINGS, json={"greeting": "Ahlan"}, headers=headers)).json()["settings"]
     assert (again["bot_name"], again["greeting"], again["timezone"]) == ("Layla", "Ahlan", "Asia/Riyadh")

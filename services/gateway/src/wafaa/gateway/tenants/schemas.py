@@ -34,8 +34,10 @@ class OpeningHours(_Strict):
 
 
 class RetrievalSettings(_Strict):
-    chunk_size: int = Field(default=800, ge=100, le=8000, description="Tokens per chunk for new documents")
-    chunk_overlap: int = Field(default=100, ge=0, le=2000)
+    chunk_size: int = Field(
+        default=400, ge=100, le=8000, description="Characters per chunk of documents indexed from now on"
+    )
+    chunk_overlap: int = Field(default=50, ge=0, le=2000, description="Characters shared by neighbouring chunks")
     top_k: int = Field(default=5, ge=1, le=50)
     min_score: float = Field(default=0.3, ge=0.0, le=1.0)
 
