@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tests.fixtures.fake_graph import FakeGraphApi, RunningFake
+from tests.fixtures.fake_pinecone import FakePinecone, RunningPinecone
 from tests.fixtures.infrastructure import Infrastructure, provide_infrastructure
 from tests.fixtures.processes import ServiceProcess
 from wafaa.common.db.migrate import migrate
@@ -115,4 +116,11 @@ def start_service(
 def fake_graph() -> Iterator[FakeGraphApi]:
     """A fake Graph API (WhatsApp + Instagram) on 127.0.0.1, recording every call."""
     with RunningFake(FakeGraphApi()) as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_pinecone() -> Iterator[FakePinecone]:
+    """A fake Pinecone data plane (one cosine index) on 127.0.0.1, recording every call."""
+    with RunningPinecone(FakePinecone()) as fake:
         yield fake

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from tests.fixtures.fake_pinecone import API_KEY, FakePinecone
 from tests.fixtures.gateway import create_tenant_with_owner, gateway_settings, headers_for, running_gateway
 from tests.fixtures.infrastructure import Infrastructure
 from tests.fixtures.rag import index_documents
@@ -23,6 +24,34 @@ A: On Friday to Sunday we open at 08:30 and close at 01:00.
 Q: Do you deliver to Sharjah?
 A: No, we do not deliver to Sharjah or Ajman.
 """
+
+
+async def test_chat_answers_from_chunks_whose_vectors_live_in_the_tenants_pinecone_namespace(
+    infra: Infrastructure,
+    start_service,
+    publisher: EventPublisher,
+    redis: Redis,
+    tmp_path: Path,
+    fake_pinecone: FakePinecone,
+) -> None:
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    pinecone = {
+        "vector_db_provider": "pinecone",
+        "pinecone_index_host": fake_pinecone.host,
+        "pinecone_api_key": API_KEY,
+    }
+    start_service("ingestion", uploads_dir=uploads, embedding_provider="hash", **pinecone)
+    start_service("rag", embedding_provider="hash", llm_provider="local", **pinecone)
+    async with running_gateway(gateway_settings(infra, chat_timeout_seconds=15)) as (app, client):
+        owner = await create_tenant_with_owner(app)
+        await index_documents(publisher, redis, uploads, owner.tenant_id, {"faq.txt": FAQ})
+        headers = await headers_for(client, owner)
+        answer = await client.post("/api/v1/chat", json={"message": "when do you open on weekends?"}, headers=headers)
+        assert answer.status_code == 200, answer.text
+        assert "08:30" in answer.json()["reply"] and answer.json()["sources"][0]["title"] == "faq.txt"
+    queries = fake_pinecone.calls("/query")
+    assert queries and all(q.body["namespace"] == str(owner.tenant_id) for q in queries)
 
 
 async def test_chat_answers_with_sources_streams_tokens_and_lists_the_conversation(

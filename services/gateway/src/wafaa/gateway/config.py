@@ -8,6 +8,7 @@ from typing import ClassVar
 from pydantic import Field, SecretStr, model_validator
 
 from wafaa.common.config import CommonSettings, InsecureSettingsError
+from wafaa.common.knowledge.vectors import VectorStoreSettings
 from wafaa.common.meta import MetaApiSettings
 from wafaa.common.providers import EmbeddingSettings
 
@@ -20,8 +21,8 @@ DEV_META_APP_SECRET = "wafaa-dev-meta-app-secret"  # noqa: S105
 DEV_META_VERIFY_TOKEN = "wafaa-dev-verify-token"  # noqa: S105
 
 
-class GatewaySettings(CommonSettings, MetaApiSettings, EmbeddingSettings):
-    """Environment: the common names plus the HTTP surface's own (and the query embedder, as ingestion's)."""
+class GatewaySettings(CommonSettings, MetaApiSettings, EmbeddingSettings, VectorStoreSettings):
+    """Environment: the common names plus the HTTP surface's own (and ingestion's query embedder and vector store)."""
 
     service_name: str = "gateway"
     host: str = "127.0.0.1"

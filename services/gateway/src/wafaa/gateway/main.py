@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from wafaa.common.db import Database, exactly_once
 from wafaa.common.db.inbox import TransactionalHandler
 from wafaa.common.events import ALL_EVENTS, ChannelPaused, DocumentStatusChanged, Event
+from wafaa.common.knowledge import make_vector_store
 from wafaa.common.messaging import ConsumerOptions, EventConsumer, EventPublisher, ensure_groups
 from wafaa.common.meta import GraphClient
 from wafaa.common.observability import configure_logging
@@ -117,6 +118,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             await broker.start()
             yield
         await app.state.graph.aclose()
+        await app.state.vector_store.aclose()
         await db.dispose()
         await redis.aclose()
 
@@ -135,6 +137,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.publisher = EventPublisher(broker, maxlen=settings.stream_maxlen, service="gateway")
     app.state.auth = build_authenticator(settings, redis)
     app.state.embedder = make_embedder(settings)
+    app.state.vector_store = make_vector_store(settings)
     app.state.upload_limits = UploadLimits(
         store=FileStore(settings.uploads_dir),
         max_file_bytes=settings.knowledge_max_file_mb * 2**20,

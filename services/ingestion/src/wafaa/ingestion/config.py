@@ -1,21 +1,20 @@
 """Settings of the ingestion service."""
 
 from pathlib import Path
-from typing import Literal
 
 from wafaa.common.config import CommonSettings
+from wafaa.common.knowledge.vectors import VectorStoreSettings
 from wafaa.common.providers import EmbeddingSettings
 
 
-class IngestionSettings(CommonSettings, EmbeddingSettings):
-    """Environment: the common names, embeddings, uploads, parsing limits and PORT for the probe server."""
+class IngestionSettings(CommonSettings, EmbeddingSettings, VectorStoreSettings):
+    """Environment: the common names, embeddings, vector store, uploads, parsing limits and PORT for the probes."""
 
     service_name: str = "ingestion"
     host: str = "127.0.0.1"
     port: int = 8001
 
     uploads_dir: Path = Path("uploads")
-    vector_db_provider: Literal["pgvector"] = "pgvector"
     extraction_timeout_seconds: float = 60.0
     extraction_memory_mb: int = 1024
     max_document_mb: int = 50
@@ -23,3 +22,4 @@ class IngestionSettings(CommonSettings, EmbeddingSettings):
     zip_max_entries: int = 1000
     zip_max_uncompressed_mb: int = 200
     zip_max_ratio: float = 100.0
+

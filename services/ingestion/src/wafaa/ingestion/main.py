@@ -1,6 +1,7 @@
 """Composition root of the ingestion service."""
 
 from wafaa.common.events import DocumentDeleted, DocumentReprocessRequested, DocumentUploaded
+from wafaa.common.knowledge import make_vector_store
 from wafaa.common.providers import make_embedder
 from wafaa.common.runtime import WorkerRuntime
 from wafaa.ingestion.chunks.handlers import on_document_deleted, on_document_uploaded, on_reprocess_requested
@@ -25,9 +26,15 @@ indexer = Indexer(
     ),
     batch_size=settings.embedding_batch_size,
     max_chunks=settings.max_chunks_per_document,
+    store=make_vector_store(settings),
 )
 runtime.on(DocumentUploaded, on_document_uploaded(indexer), inbox=ProcessedEvent)
 runtime.on(DocumentReprocessRequested, on_reprocess_requested(indexer), inbox=ProcessedEvent)
-runtime.on(DocumentDeleted, on_document_deleted, inbox=ProcessedEvent)
+runtime.on(DocumentDeleted, on_document_deleted(indexer.store), inbox=ProcessedEvent)
 
 app = runtime.asgi()
+
+
+@app.after_shutdown
+async def close_vector_store() -> None:
+    await indexer.store.aclose()

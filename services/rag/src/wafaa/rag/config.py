@@ -5,11 +5,12 @@ from typing import Literal
 from pydantic import Field
 
 from wafaa.common.config import CommonSettings
+from wafaa.common.knowledge.vectors import VectorStoreSettings
 from wafaa.common.providers import EmbeddingSettings
 
 
-class RagSettings(CommonSettings, EmbeddingSettings):
-    """Environment: the common names, the query embedder (as ingestion's), the LLM and the turn rules."""
+class RagSettings(CommonSettings, EmbeddingSettings, VectorStoreSettings):
+    """Environment: the common names, the query embedder and vector store (as ingestion's), the LLM, the turns."""
 
     service_name: str = "rag"
     host: str = "127.0.0.1"

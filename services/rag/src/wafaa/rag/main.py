@@ -2,6 +2,7 @@
 
 from wafaa.common.db import exactly_once
 from wafaa.common.events import AgentReplied, ConversationStatusChanged, MessageReceived
+from wafaa.common.knowledge import make_vector_store
 from wafaa.common.providers import make_embedder
 from wafaa.common.runtime import WorkerRuntime
 from wafaa.rag.answers.llm import make_llm
@@ -16,7 +17,13 @@ settings = RagSettings()
 runtime = WorkerRuntime(settings, "rag")
 assert runtime.db is not None
 responder = Responder(
-    settings, runtime.db, runtime.redis, runtime.publisher, make_embedder(settings), make_llm(settings)
+    settings,
+    runtime.db,
+    runtime.redis,
+    runtime.publisher,
+    make_embedder(settings),
+    make_llm(settings),
+    make_vector_store(settings),
 )
 store_inbound = exactly_once(runtime.db, ProcessedEvent, "rag", runtime.consumer.options.consumer, on_message_received)
 
@@ -48,3 +55,8 @@ async def start_turns() -> None:
 @app.on_shutdown
 async def stop_turns() -> None:
     await responder.stop()
+
+
+@app.after_shutdown
+async def close_vector_store() -> None:
+    await responder.store.aclose()

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wafaa.common.events import Event
+from wafaa.common.knowledge import VectorStore
 from wafaa.common.messaging import EventPublisher
 from wafaa.common.providers import Embedder
 from wafaa.gateway.auth.dependencies import Manager
@@ -57,8 +58,15 @@ def get_embedder(request: Request) -> Embedder:
     return embedder
 
 
+def get_vector_store(request: Request) -> VectorStore:
+    """Where the chunk vectors live (the same VECTOR_DB_PROVIDER as ingestion's)."""
+    store: VectorStore = request.app.state.vector_store
+    return store
+
+
 Limits = Annotated[UploadLimits, Depends(get_limits)]
 QueryEmbedder = Annotated[Embedder, Depends(get_embedder)]
+Vectors = Annotated[VectorStore, Depends(get_vector_store)]
 
 
 def _publish_after_commit(request: Request, background: BackgroundTasks, outcome: Outcome) -> None:
@@ -149,10 +157,10 @@ async def list_documents(
 
 @router.post("/search", responses=ERRORS)
 async def search_knowledge(
-    body: KnowledgeSearchRequest, principal: Manager, embedder: QueryEmbedder
+    body: KnowledgeSearchRequest, principal: Manager, embedder: QueryEmbedder, store: Vectors
 ) -> KnowledgeSearchResult:
     """The chunks the bot would retrieve for a question, with scores and their documents."""
-    return await service.search(principal.session, principal.tenant_id, body, embedder)
+    return await service.search(principal.session, principal.tenant_id, body, embedder, store)
 
 
 @router.get("/{document_id}", responses={**ERRORS, **NOT_FOUND})

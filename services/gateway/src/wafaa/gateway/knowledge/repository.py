@@ -84,11 +84,18 @@ class KnowledgeDocumentRepository(TenantRepository[KnowledgeDocument]):
         return await knowledge.document_chunks(self.session, self.tenant_id, document_id, limit=limit, offset=offset)
 
     async def retrieve(
-        self, embedding: Sequence[float], query: str, *, top_k: int, min_score: float, model: str
+        self,
+        embedding: Sequence[float],
+        query: str,
+        *,
+        top_k: int,
+        min_score: float,
+        model: str,
+        store: knowledge.VectorStore | None = None,
     ) -> list[knowledge.KnowledgeHit]:
-        """The hybrid search the bot runs, for this tenant."""
+        """The hybrid search the bot runs, for this tenant (dense candidates from `store` when given)."""
         return await knowledge.search(
-            self.session, self.tenant_id, embedding, query, top_k, min_score, embedding_model=model
+            self.session, self.tenant_id, embedding, query, top_k, min_score, embedding_model=model, store=store
         )
 
 

@@ -29,6 +29,7 @@ from wafaa.common.events import (
     Event,
     utcnow,
 )
+from wafaa.common.knowledge import VectorStore
 from wafaa.common.providers import Embedder
 from wafaa.gateway.audit import service as audit
 from wafaa.gateway.audit.service import Actor
@@ -411,7 +412,11 @@ async def list_chunks(
 
 
 async def search(
-    session: AsyncSession, tenant_id: UUID, request: KnowledgeSearchRequest, embedder: Embedder
+    session: AsyncSession,
+    tenant_id: UUID,
+    request: KnowledgeSearchRequest,
+    embedder: Embedder,
+    store: VectorStore | None = None,
 ) -> KnowledgeSearchResult:
     """The chunks the bot would retrieve for a question, with the tenant's retrieval settings."""
     retrieval = await _retrieval_settings(session, tenant_id)
@@ -419,7 +424,9 @@ async def search(
     min_score = retrieval.min_score if request.min_score is None else request.min_score
     (embedding,) = await embedder.embed([request.query])
     repo = KnowledgeDocumentRepository(session, tenant_id)
-    hits = await repo.retrieve(embedding, request.query, top_k=top_k, min_score=min_score, model=embedder.model)
+    hits = await repo.retrieve(
+        embedding, request.query, top_k=top_k, min_score=min_score, model=embedder.model, store=store
+    )
     documents = await repo.get_many(list({h.document_id for h in hits}))
     items = [
         KnowledgeSearchHit(

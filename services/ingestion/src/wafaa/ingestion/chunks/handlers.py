@@ -7,13 +7,18 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wafaa.common.events import DocumentDeleted, DocumentReprocessRequested, DocumentUploaded
+from wafaa.common.knowledge.vectors import VectorStore
 from wafaa.ingestion.chunks import service
 from wafaa.ingestion.chunks.service import Indexer
 
 
-async def on_document_deleted(session: AsyncSession, event: DocumentDeleted) -> None:
-    """An admin deleted a document."""
-    await service.forget_document(session, event)
+def on_document_deleted(store: VectorStore) -> Callable[[AsyncSession, DocumentDeleted], Awaitable[None]]:
+    """An admin deleted a document: its chunks and vectors go."""
+
+    async def document_deleted(session: AsyncSession, event: DocumentDeleted) -> None:
+        await service.forget_document(session, store, event)
+
+    return document_deleted
 
 
 def on_document_uploaded(indexer: Indexer) -> Callable[[AsyncSession, DocumentUploaded], Awaitable[None]]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +19,7 @@ from wafaa.common.events import (
     DocumentStatusChangedPayload,
     DocumentUploaded,
 )
+from wafaa.common.knowledge.vectors import ChunkVector, PgVectorStore, VectorStore
 from wafaa.common.providers import Embedder
 from wafaa.ingestion.chunking.service import chunk_elements
 from wafaa.ingestion.chunks.repository import ChunkRepository
@@ -40,6 +41,7 @@ class Indexer:
     limits: ExtractionLimits
     batch_size: int = 64
     max_chunks: int = 50_000
+    store: VectorStore = field(default_factory=PgVectorStore)
 
 
 async def _status(indexer: Indexer, tenant_id: UUID, document_id: UUID, generation: int, **fields: Any) -> None:
@@ -54,7 +56,10 @@ async def index_document(
 
     A file that cannot be indexed ends `failed` with a reason and leaves no chunks; the worker goes on.
     `ready` is published just before the transaction commits: if the commit fails, the event is
-    redelivered and the document is indexed (and announced) again.
+    redelivered and the document is indexed (and announced) again. With a vector store outside
+    Postgres, the document's old vectors are deleted first and the new ones upserted before the
+    commit; search only returns vectors whose rows are committed, so the swap still shows all at once.
+    A store error raises: the transaction rolls back and the event is retried.
     """
     started = time.monotonic()
     p = event.payload
@@ -69,6 +74,7 @@ async def index_document(
         if len(chunks) > indexer.max_chunks:
             raise ExtractionError(f"the document makes {len(chunks)} chunks, over the limit of {indexer.max_chunks}")
     except ExtractionError as exc:
+        await indexer.store.delete_document(tenant, doc)
         await repo.delete_document(doc)
         await _status(indexer, tenant, doc, generation, status="failed", reason=str(exc), progress=1.0)
         log.info("document failed", extra={"document_id": str(doc), "reason": str(exc)})
@@ -83,12 +89,15 @@ async def index_document(
         if progress >= next_report and len(vectors) < len(chunks):
             await _status(indexer, tenant, doc, generation, status="processing", progress=round(progress, 2))
             next_report = progress + 0.2
+    in_rows = indexer.store.vectors_in_rows
+    chunk_ids = [uuid4() for _ in chunks]
     rows = [
         {
+            "id": chunk_id,
             "ordinal": ordinal,
             "text": chunk.text,
             "location": chunk.location,
-            "embedding": vector,
+            "embedding": vector if in_rows else None,
             "embedding_provider": indexer.embedder.name,
             "embedding_model": indexer.embedder.model,
             "title": p.title,
@@ -96,10 +105,19 @@ async def index_document(
             "valid_from": p.valid_from,
             "valid_to": p.valid_to,
         }
-        for ordinal, (chunk, vector) in enumerate(zip(chunks, vectors, strict=True))
+        for ordinal, (chunk_id, chunk, vector) in enumerate(zip(chunk_ids, chunks, vectors, strict=True))
     ]
+    await indexer.store.delete_document(tenant, doc)
     await repo.replace_document(doc, rows)
     await session.flush()
+    await indexer.store.upsert(
+        tenant,
+        doc,
+        [
+            ChunkVector(chunk_id, ordinal, vector, indexer.embedder.model, p.valid_to)
+            for ordinal, (chunk_id, vector) in enumerate(zip(chunk_ids, vectors, strict=True))
+        ],
+    )
     await _status(
         indexer,
         tenant,
@@ -114,6 +132,7 @@ async def index_document(
     return len(rows)
 
 
-async def forget_document(session: AsyncSession, event: DocumentDeleted) -> int:
-    """A deleted document's chunks leave the index."""
+async def forget_document(session: AsyncSession, store: VectorStore, event: DocumentDeleted) -> int:
+    """A deleted document's chunks and vectors leave the index (a store error raises: the event is retried)."""
+    await store.delete_document(event.tenant_id, event.payload.document_id)
     return await ChunkRepository(session, event.tenant_id).delete_document(event.payload.document_id)

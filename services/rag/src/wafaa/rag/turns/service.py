@@ -14,6 +14,7 @@ from wafaa.common.conversations.chat import ChatUpdate, chat_channel
 from wafaa.common.db import Database
 from wafaa.common.events import ReplyReady, ReplyReadyPayload, Source
 from wafaa.common.knowledge.search import KnowledgeHit, search
+from wafaa.common.knowledge.vectors import PgVectorStore, VectorStore
 from wafaa.common.messaging import EventPublisher
 from wafaa.common.providers import Embedder
 from wafaa.common.tenancy.bot_settings import BotSettings, read_bot_settings
@@ -60,6 +61,7 @@ class Responder:
         publisher: EventPublisher,
         embedder: Embedder,
         llm: LlmGateway,
+        store: VectorStore | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -67,6 +69,7 @@ class Responder:
         self.publisher = publisher
         self.embedder = embedder
         self.llm = llm
+        self.store = store or PgVectorStore()
         self.scheduler = TurnScheduler(redis, settings.turn_lease_seconds)
         self._task: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
@@ -181,6 +184,7 @@ class Responder:
                 top_k=top_k,
                 min_score=settings.min_score,
                 embedding_model=self.embedder.model,
+                store=self.store,
             )
             prepared.request = AnswerRequest(
                 question=text,
