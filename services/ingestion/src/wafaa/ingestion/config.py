@@ -15,8 +15,13 @@ class IngestionSettings(CommonSettings, EmbeddingSettings, VectorStoreSettings):
     port: int = 8001
 
     uploads_dir: Path = Path("uploads")
+    indexing_concurrency: int = 16
+    # A connection per document in flight, and a few for deletes and probes: a pool smaller than
+    # the concurrency would open and close connections all the time.
+    db_pool_size: int = 24
     extraction_timeout_seconds: float = 60.0
     extraction_memory_mb: int = 1024
+    extraction_workers: int = 0
     max_document_mb: int = 50
     max_chunks_per_document: int = 50_000
     zip_max_entries: int = 1000

@@ -2,23 +2,25 @@
 
 from wafaa.common.events import DocumentDeleted, DocumentReprocessRequested, DocumentUploaded
 from wafaa.common.knowledge import make_vector_store
-from wafaa.common.providers import make_embedder
 from wafaa.common.runtime import WorkerRuntime
 from wafaa.ingestion.chunks.handlers import on_document_deleted, on_document_uploaded, on_reprocess_requested
 from wafaa.ingestion.chunks.service import Indexer
 from wafaa.ingestion.config import IngestionSettings
 from wafaa.ingestion.database import ProcessedEvent
+from wafaa.ingestion.embedding import CoalescingEmbedder, make_indexing_embedder
+from wafaa.ingestion.extraction import sandbox
 from wafaa.ingestion.extraction.schemas import ExtractionLimits
 
 settings = IngestionSettings()
 runtime = WorkerRuntime(settings, "ingestion")
 indexer = Indexer(
-    embedder=make_embedder(settings),
+    embedder=make_indexing_embedder(settings),
     publish=runtime.publisher.publish,
     uploads_dir=settings.uploads_dir,
     limits=ExtractionLimits(
         timeout_seconds=settings.extraction_timeout_seconds,
         memory_mb=settings.extraction_memory_mb,
+        workers=settings.extraction_workers,
         max_file_bytes=settings.max_document_mb * 2**20,
         zip_max_entries=settings.zip_max_entries,
         zip_max_total_bytes=settings.zip_max_uncompressed_mb * 2**20,
@@ -28,8 +30,10 @@ indexer = Indexer(
     max_chunks=settings.max_chunks_per_document,
     store=make_vector_store(settings),
 )
-runtime.on(DocumentUploaded, on_document_uploaded(indexer), inbox=ProcessedEvent)
-runtime.on(DocumentReprocessRequested, on_reprocess_requested(indexer), inbox=ProcessedEvent)
+# Several documents at once: parsing runs in child processes and the embedder batches across them.
+concurrency = settings.indexing_concurrency
+runtime.on(DocumentUploaded, on_document_uploaded(indexer), inbox=ProcessedEvent, concurrency=concurrency)
+runtime.on(DocumentReprocessRequested, on_reprocess_requested(indexer), inbox=ProcessedEvent, concurrency=concurrency)
 runtime.on(DocumentDeleted, on_document_deleted(indexer.store), inbox=ProcessedEvent)
 
 app = runtime.asgi()
@@ -38,3 +42,6 @@ app = runtime.asgi()
 @app.after_shutdown
 async def close_vector_store() -> None:
     await indexer.store.aclose()
+    if isinstance(indexer.embedder, CoalescingEmbedder):
+        await indexer.embedder.aclose()
+    sandbox.shutdown()

@@ -25,8 +25,9 @@ class ChunkRepository(TenantRepository[KnowledgeChunk]):
         await self.delete_document(document_id)
         if rows:
             stamped = [{**row, "tenant_id": self.tenant_id, "document_id": document_id} for row in rows]
-            # executemany: asyncpg sends the batch in one round trip per page of rows
-            await self.session.execute(insert(KnowledgeChunk), stamped)
+            # Core executemany on the table (the ORM's bulk path adds nothing for new rows but its
+            # bookkeeping): asyncpg sends the batch in one round trip per page of rows.
+            await self.session.execute(insert(KnowledgeChunk.__table__), stamped)
         return len(rows)
 
     async def count_document(self, document_id: UUID) -> int:

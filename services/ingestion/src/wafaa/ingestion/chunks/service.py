@@ -79,9 +79,10 @@ async def index_document(
         await _status(indexer, tenant, doc, generation, status="failed", reason=str(exc), progress=1.0)
         log.info("document failed", extra={"document_id": str(doc), "reason": str(exc)})
         return 0
-    await _status(indexer, tenant, doc, generation, status="processing", progress=0.2)
-    vectors: list[list[float]] = []
     step = max(indexer.batch_size, 1)
+    if len(chunks) > step:  # several model calls to come: say the text is out (one call: ready follows)
+        await _status(indexer, tenant, doc, generation, status="processing", progress=0.2)
+    vectors: list[list[float]] = []
     next_report = 0.4
     for start in range(0, len(chunks), step):
         vectors.extend(await indexer.embedder.embed([c.text for c in chunks[start : start + step]]))

@@ -38,6 +38,7 @@ class ExtractionLimits:
 
     timeout_seconds: float = 60.0
     memory_mb: int = 1024
+    workers: int = 0  # parsing processes; 0: one per CPU
     max_file_bytes: int = 50 * 1024 * 1024
     zip_max_entries: int = 1000
     zip_max_total_bytes: int = 200 * 1024 * 1024

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from wafaa.ingestion.extraction.sandbox import extract_isolated
+from wafaa.ingestion.extraction.sandbox import extract_async
 from wafaa.ingestion.extraction.schemas import Extracted, ExtractionError, ExtractionLimits
 
 
@@ -23,9 +23,9 @@ def resolve_upload(uploads_dir: Path, storage_path: str) -> Path:
 
 
 async def extract_file(uploads_dir: Path, storage_path: str, content_type: str, limits: ExtractionLimits) -> Extracted:
-    """Elements of an uploaded file, parsed in a sandboxed child process."""
+    """Elements of an uploaded file, parsed in a sandboxed worker process."""
     path = resolve_upload(uploads_dir, storage_path)
     if path.stat().st_size > limits.max_file_bytes:
         raise ExtractionError(f"the file is larger than {limits.max_file_bytes // 2**20} MB")
     data = await asyncio.to_thread(path.read_bytes)
-    return await asyncio.to_thread(extract_isolated, data, content_type, limits)
+    return await extract_async(data, content_type, limits)
