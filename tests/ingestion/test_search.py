@@ -10,16 +10,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.fixtures.infrastructure import Infrastructure
 from tests.fixtures.ingestion import CONTENT_TYPES, EVAL
+from tests.fixtures.waiting import eventually
 from wafaa.common.db import Database
 from wafaa.common.knowledge import search, vector_literal
 from wafaa.common.providers import Embedder, HashEmbedder, LocalUSEEmbedder
 from wafaa.ingestion.chunking.service import chunk_elements
 from wafaa.ingestion.chunks.repository import ChunkRepository
+from wafaa.ingestion.config import SearchIndexSettings
 from wafaa.ingestion.extraction.parsers import parse
 from wafaa.ingestion.extraction.schemas import ExtractionLimits
+from wafaa.ingestion.search_indexes.service import maintain
 
 pytestmark = [pytest.mark.integration]
 
@@ -163,3 +168,107 @@ async def test_retrieval_quality_on_the_restaurant_questions(app_engine: AsyncEn
         "\n".join(lines) + "\n"
     )
     assert table[("local hybrid", "all")][1] >= 0.90
+
+
+async def _index_scans(admin_engine: AsyncEngine, name: str) -> int:
+    async with admin_engine.connect() as conn:
+        value = await conn.scalar(
+            text("SELECT coalesce(sum(idx_scan), 0) FROM pg_stat_user_indexes WHERE indexrelname = :n"), {"n": name}
+        )
+    return int(value or 0)
+
+
+async def _search_indexes(admin_engine: AsyncEngine) -> set[str]:
+    async with admin_engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = 'ingestion' "
+                "AND (indexname LIKE 'kc\\_ann\\_%' OR indexname LIKE 'kc\\_fts\\_%')"
+            )
+        )
+        return {r[0] for r in rows}
+
+
+@pytest.mark.slow
+async def test_a_large_tenant_gets_its_own_indexes_and_still_only_its_own_full_top_k(
+    infra: Infrastructure, admin_engine: AsyncEngine, app_engine: AsyncEngine
+) -> None:
+    rng = np.random.default_rng(11)
+    words = ["hummus", "falafel", "kunafa", "saffron", "terrace", "valet", "brunch", "karak", "zaatar", "mint"]
+    big, small = uuid.uuid4(), uuid.uuid4()
+    vectors: dict[uuid.UUID, tuple[list[uuid.UUID], np.ndarray]] = {}
+    rows = []
+    for tenant, count in ((big, 3000), (small, 300)):
+        doc = uuid.uuid4()
+        matrix = rng.standard_normal((count, DIMS)).astype(np.float32)
+        ids = [uuid.uuid4() for _ in range(count)]
+        vectors[tenant] = (ids, matrix)
+        rows.extend(
+            (cid, tenant, doc, i, " ".join(rng.choice(words, 4)), vector_literal(v.tolist()))
+            for i, (cid, v) in enumerate(zip(ids, matrix, strict=True))
+        )
+    await _bulk_insert(admin_engine, rows)
+    settings = SearchIndexSettings(
+        knowledge_ann_min_chunks=2000, knowledge_fts_min_chunks=2000, knowledge_index_work_mem="64MB"
+    )
+    db = Database(app_engine)
+    try:
+        async with admin_engine.connect() as conn:
+            ann = await conn.scalar(text("SELECT ingestion.ann_index_name(:t, 'random-16', 16)"), {"t": big})
+            fts = await conn.scalar(text("SELECT ingestion.fts_index_name(:t)"), {"t": big})
+        built = await maintain(infra.admin_url, settings)
+        assert {ann, fts} <= set(built.build), "the tenant over the threshold gets its indexes"
+        async with admin_engine.connect() as conn:
+            small_fts = await conn.scalar(text("SELECT ingestion.fts_index_name(:t)"), {"t": small})
+        assert small_fts not in built.build and not any(str(small.hex) in n for n in built.build)
+        assert {ann, fts} <= await _search_indexes(admin_engine)
+        assert (await maintain(infra.admin_url, settings)).build == {}, "a second pass has nothing to build"
+
+        scans_before = await _index_scans(admin_engine, ann)
+        overlap = []
+        for tenant in [big] * 20 + [small] * 5:
+            ids, matrix = vectors[tenant]
+            query = rng.standard_normal(DIMS).astype(np.float32)
+            sims = (matrix @ query) / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(query))
+            exact = {ids[i] for i in np.argsort(-sims)[:10]}
+            async with db.transaction(tenant) as session:
+                hits = await search(
+                    session, tenant, query.tolist(), "saffron", top_k=10, min_score=-1.0, embedding_model="random-16"
+                )
+                dense = await search(
+                    session, tenant, query.tolist(), None, top_k=10, min_score=-1.0, embedding_model="random-16"
+                )
+            assert len(hits) == 10 and len(dense) == 10
+            assert {h.chunk_id for h in hits} <= set(ids), "never another tenant's chunk"
+            assert any(h.text_rank is not None and "saffron" in h.text for h in hits), "the words side answers"
+            found = {h.chunk_id for h in dense}
+            if tenant == small:
+                assert found == exact, "a small tenant is still searched exactly"
+            else:
+                overlap.append(len(found & exact) / 10)
+        # Approximate for the large tenant: on 16 dimensions HNSW finds (almost) every true neighbour.
+        assert sum(overlap) / len(overlap) >= 0.95
+        await eventually(lambda: _index_scans(admin_engine, ann), lambda n: n >= scans_before + 20, timeout=15)
+
+        async with admin_engine.begin() as conn:
+            await conn.execute(
+                text("DELETE FROM ingestion.knowledge_chunks WHERE tenant_id = :t AND ordinal >= 500"), {"t": big}
+            )
+        dropped = await maintain(infra.admin_url, settings)
+        assert {ann, fts} <= set(dropped.drop), "a tenant far below the threshold loses its indexes"
+        assert not {ann, fts} & await _search_indexes(admin_engine)
+    finally:
+        async with admin_engine.begin() as conn:
+            await conn.execute(text("DELETE FROM ingestion.knowledge_chunks WHERE embedding_model = 'random-16'"))
+        # Leave no per-tenant index behind for other tests (any tenant over this test's low threshold got one).
+        await maintain(
+            infra.admin_url, SearchIndexSettings(knowledge_ann_min_chunks=10**9, knowledge_fts_min_chunks=10**9)
+        )
+
+
+async def test_searching_another_tenant_than_the_transactions_is_refused(app_engine: AsyncEngine) -> None:
+    db = Database(app_engine)
+    mine, theirs = uuid.uuid4(), uuid.uuid4()
+    async with db.transaction(mine) as session:
+        with pytest.raises(DBAPIError, match="not scoped to this tenant"):
+            await search(session, theirs, [0.1] * DIMS, "menu", top_k=5)

@@ -99,6 +99,9 @@ def add_services(
             label = name if scale[name] == 1 else f"{name}.{i + 1}"
             mgr.add_process(label, f"{python} -m wafaa.{name}", env={**env, "PORT": str(port)})
             urls.append(f"{label:<10} http://127.0.0.1:{port}/ready")
+    if env.get("DATABASE_ADMIN_URL"):
+        # A large tenant's own search indexes (index DDL needs the tables' owner: the admin URL).
+        mgr.add_process("indexes", f"{python} -m wafaa.ingestion.search_indexes", env=env)
     return urls
 
 

@@ -84,6 +84,8 @@ class EmbeddedPostgres:
     port: int
     password: str = "wafaa-dev-admin"
     database: str = "wafaa"
+    # Postgres' 128 MB default holds neither a large tenant's HNSW index nor the chunks it points to.
+    shared_buffers: str = "1GB"
 
     @property
     def pgdata(self) -> Path:
@@ -142,7 +144,7 @@ class EmbeddedPostgres:
                     str(self.data_dir / "postgres.log"),
                     "-o",
                     f"-p {self.port} -k {sock} -c listen_addresses=127.0.0.1 -c max_connections=300 "
-                    "-c shared_buffers=128MB -c fsync=on",
+                    f"-c shared_buffers={self.shared_buffers} -c fsync=on",
                     "start",
                 ],
                 as_postgres=True,

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from wafaa.common.config import CommonSettings
 from wafaa.common.knowledge.vectors import VectorStoreSettings
 from wafaa.common.providers import EmbeddingSettings
@@ -28,3 +30,16 @@ class IngestionSettings(CommonSettings, EmbeddingSettings, VectorStoreSettings):
     zip_max_uncompressed_mb: int = 200
     zip_max_ratio: float = 100.0
 
+
+class SearchIndexSettings(CommonSettings):
+    """Environment of `wafaa-search-indexes`: when a tenant gets its own search indexes, and how they build."""
+
+    service_name: str = "search-indexes"
+    database_admin_url: SecretStr | None = None
+    knowledge_ann_min_chunks: int = 10_000
+    knowledge_fts_min_chunks: int = 2_000
+    knowledge_ann_m: int = 16
+    knowledge_ann_ef_construction: int = 64
+    knowledge_index_interval_seconds: float = 300.0
+    knowledge_index_work_mem: str = "512MB"
+    knowledge_index_heartbeat_file: str = ""  # touched every 10 s while running (for a container health check)

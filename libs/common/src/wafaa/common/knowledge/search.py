@@ -2,7 +2,8 @@
 
 The SQL function is owned by the ingestion schema (its migration creates it and grants EXECUTE to
 the services' role), so readers depend on a stable function signature, not on the table layout.
-It runs as the caller (SECURITY INVOKER): row-level security applies on top of its own tenant filter.
+`search_chunks` runs as its owner and refuses a tenant other than the one the caller's transaction
+is scoped to (`app.tenant_id`, which row-level security reads); every query inside filters on it.
 With vectors kept outside Postgres (Pinecone), the dense candidates come from the store and
 `ingestion.search_chunks_fused` ranks them with the full-text candidates by the same fusion.
 """
@@ -65,7 +66,8 @@ async def search(
 ) -> list[KnowledgeHit]:
     """The tenant's top-k chunks: dense and full-text ranks fused by reciprocal rank fusion.
 
-    Exact within the tenant (no approximate index), expired chunks never returned. `min_score`
+    Exact within the tenant (every vector scored) unless the tenant is large enough to have its own
+    HNSW index (`wafaa-search-indexes`); expired chunks never returned. `min_score`
     is a floor on cosine similarity for chunks found only by the dense side; `embedding_model`
     restricts the dense side to vectors of that model (needed while a re-embed is under way).
     `store`: where the vectors live; None or pgvector reads them from the chunk rows.

@@ -1,0 +1,1 @@
+"""A large tenant's own search indexes (see `service`)."""
