@@ -8,6 +8,7 @@ Create Date: 2026-11-25 22:30:00
 import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from alembic import op
 
@@ -146,6 +147,7 @@ DECLARE
     v_small boolean := true;
     v_enough integer;
     v_sample integer;
+    v_rank text;
     v_match text := 'coalesce(c.search_vector @@ %s, false)';
     v_words text[];
     v_any tsquery;
@@ -190,20 +192,24 @@ BEGIN
             (SELECT string_agg(quote_literal(w), ' & ') FROM unnest(v_words) AS w)
         ));
         v_sample := CASE WHEN v_small THEN text_sample ELSE text_sample / 8 END;
-        EXECUTE format(
+        -- One ranking step, run once or twice: up to $2 chunks matching $6, ranked against every word
+        -- ($1) together with the chunks an earlier step ranked ($4, $5), the best $3 kept.
+        v_rank := format(
             'SELECT array_agg(s.id ORDER BY s.rank DESC, s.id), array_agg(s.rank ORDER BY s.rank DESC, s.id) FROM ('
-            '  SELECT m.id, ts_rank_cd(m.search_vector, $1) AS rank FROM ('
-            '    SELECT c.id, c.search_vector FROM ingestion.knowledge_chunks c'
-            '    WHERE c.tenant_id = %1$L AND (c.valid_to IS NULL OR c.valid_to > now())'
-            '      AND ' || format(v_match, '$2') ||
-            '    LIMIT $4'
-            '  ) m'
-            '  ORDER BY rank DESC, m.id'
-            '  LIMIT $3'
+            '  SELECT u.id, u.rank FROM ('
+            '    SELECT a.id, a.rank FROM unnest($4::uuid[], $5::real[]) AS a(id, rank)'
+            '    UNION'
+            '    SELECT m.id, ts_rank_cd(m.search_vector, $1) FROM ('
+            '      SELECT c.id, c.search_vector FROM ingestion.knowledge_chunks c'
+            '      WHERE c.tenant_id = %1$L AND (c.valid_to IS NULL OR c.valid_to > now())'
+            '        AND ' || format(v_match, '$6') ||
+            '      LIMIT $2'
+            '    ) m'
+            '  ) u ORDER BY u.rank DESC, u.id LIMIT $3'
             ') s',
-            p_tenant_id)
-        INTO v_text_ids, v_text_ranks
-        USING v_any, v_all, p_candidates, v_sample;
+            p_tenant_id);
+        EXECUTE v_rank INTO v_text_ids, v_text_ranks
+        USING v_any, v_sample, p_candidates, '{}'::uuid[], '{}'::real[], v_all;
         -- A tenant beyond `small_tenant` chunks falls back only when fewer than top_k chunks have all
         -- the words (further full-text candidates matter little once fused).
         v_enough := CASE WHEN v_small THEN p_candidates ELSE p_top_k END;
@@ -211,23 +217,8 @@ BEGIN
             v_some := coalesce(to_tsquery('simple', (
                 SELECT string_agg(quote_literal(w), ' | ') FROM unnest(v_words) AS w WHERE w <> ALL (v_common)
             )), v_any);
-            EXECUTE format(
-                'SELECT array_agg(s.id ORDER BY s.rank DESC, s.id), array_agg(s.rank ORDER BY s.rank DESC, s.id) FROM ('
-                '  SELECT u.id, u.rank FROM ('
-                '    SELECT a.id, a.rank FROM unnest($4::uuid[], $5::real[]) AS a(id, rank)'
-                '    UNION'
-                '    SELECT m.id, ts_rank_cd(m.search_vector, $1) FROM ('
-                '      SELECT c.id, c.search_vector FROM ingestion.knowledge_chunks c'
-                '      WHERE c.tenant_id = %1$L AND (c.valid_to IS NULL OR c.valid_to > now())'
-                '        AND ' || format(v_match, '$6') ||
-                '      LIMIT $2'
-                '    ) m'
-                '  ) u ORDER BY u.rank DESC, u.id LIMIT $3'
-                ') s',
-                p_tenant_id)
-            INTO v_text_ids, v_text_ranks
-            USING v_any, v_sample, p_candidates,
-                  coalesce(v_text_ids, '{}'), coalesce(v_text_ranks, '{}'), v_some;
+            EXECUTE v_rank INTO v_text_ids, v_text_ranks
+            USING v_any, v_sample, p_candidates, coalesce(v_text_ids, '{}'), coalesce(v_text_ranks, '{}'), v_some;
         END IF;
     END IF;
     RETURN QUERY SELECT s.id, s.rank FROM unnest(v_text_ids, v_text_ranks) WITH ORDINALITY AS s(id, rank, n) ORDER BY s.n;
@@ -265,13 +256,65 @@ BEGIN
         '    FROM dense FULL OUTER JOIN sparse ON dense.id = sparse.id'
         '), rows AS ('
         '    SELECT k.id, k.document_id, k.title, k.text, k.location FROM ingestion.knowledge_chunks k'
-        '    WHERE k.id = ANY ($2 || $4) AND k.tenant_id = $1'
+        '    WHERE k.id = ANY ($2 || $4) AND k.tenant_id = $1 AND (k.valid_to IS NULL OR k.valid_to > now())'
         ')'
         ' SELECT c.id, c.document_id, c.title, c.text, c.location, f.fused_score::double precision, f.sim, f.rank'
         ' FROM fused f JOIN rows c ON c.id = f.id'
         ' ORDER BY f.fused_score DESC, f.sim DESC NULLS LAST, c.id'
         ' LIMIT $6'
     USING p_tenant_id, p_dense_ids, p_dense_similarities, p_text_ids, p_text_ranks, p_top_k;
+END
+$fn$;
+"""
+
+# `search_chunks_fused` (inge0004, VECTOR_DB_PROVIDER=pinecone) on the same steps: the store's dense
+# candidates, kept if they are live rows of the tenant (a vector whose row is not committed, is gone,
+# expired or another tenant's is never returned), then `search_text` and `search_fuse`. SECURITY
+# INVOKER: row-level security applies on top of its own tenant filter.
+FUSED_SIGNATURE = "ingestion.search_chunks_fused(uuid, uuid[], double precision[], text, integer, integer)"
+FUSED_FUNCTION = """
+CREATE OR REPLACE FUNCTION ingestion.search_chunks_fused(
+    p_tenant_id uuid,
+    p_dense_ids uuid[],
+    p_dense_similarities double precision[],
+    p_query text,
+    p_top_k integer DEFAULT 10,
+    p_candidates integer DEFAULT 50
+) RETURNS TABLE (
+    chunk_id uuid, document_id uuid, title text, content text, location jsonb,
+    score double precision, similarity double precision, text_rank real
+)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, public
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    v_dense_ids uuid[];
+    v_dense_sims double precision[];
+    v_text_ids uuid[];
+    v_text_ranks real[];
+BEGIN
+    -- `id = ANY`: the candidates by primary key, never a scan of the tenant's rows.
+    SELECT array_agg(d.id ORDER BY d.sim DESC, d.id), array_agg(d.sim ORDER BY d.sim DESC, d.id)
+    INTO v_dense_ids, v_dense_sims
+    FROM (
+        SELECT m.id, max(m.sim) AS sim
+        FROM unnest(p_dense_ids, p_dense_similarities) AS m(id, sim)
+        JOIN ingestion.knowledge_chunks c ON c.id = m.id
+        WHERE c.id = ANY (p_dense_ids) AND c.tenant_id = p_tenant_id
+          AND (c.valid_to IS NULL OR c.valid_to > now()) AND m.sim IS NOT NULL
+        GROUP BY m.id
+        ORDER BY max(m.sim) DESC, m.id
+        LIMIT p_candidates
+    ) d;
+    IF p_query IS NOT NULL THEN
+        SELECT array_agg(t.chunk_id ORDER BY t.n), array_agg(t.text_rank ORDER BY t.n)
+        INTO v_text_ids, v_text_ranks
+        FROM ingestion.search_text(p_tenant_id, p_query, p_top_k, p_candidates)
+             WITH ORDINALITY AS t(chunk_id, text_rank, n);
+    END IF;
+    RETURN QUERY
+    SELECT * FROM ingestion.search_fuse(p_tenant_id, v_dense_ids, v_dense_sims, v_text_ids, v_text_ranks, p_top_k);
 END
 $fn$;
 """
@@ -329,23 +372,32 @@ def upgrade() -> None:
         op.execute(globals()[name])
         op.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
         op.execute(f"GRANT EXECUTE ON FUNCTION {signature} TO {SERVICE_ROLE}")
-    op.execute(f"DROP FUNCTION {SIGNATURE}")  # LANGUAGE sql → plpgsql, SECURITY INVOKER kept
-    op.execute(SEARCH_FUNCTION)
-    op.execute(f"REVOKE ALL ON FUNCTION {SIGNATURE} FROM PUBLIC")
-    op.execute(f"GRANT EXECUTE ON FUNCTION {SIGNATURE} TO {SERVICE_ROLE}")
+    for signature, function in ((SIGNATURE, SEARCH_FUNCTION), (FUSED_SIGNATURE, FUSED_FUNCTION)):
+        op.execute(f"DROP FUNCTION {signature}")  # LANGUAGE sql → plpgsql, SECURITY INVOKER kept
+        op.execute(function)
+        op.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
+        op.execute(f"GRANT EXECUTE ON FUNCTION {signature} TO {SERVICE_ROLE}")
+
+
+def _previous(name: str) -> Any:
+    """An earlier migration of this history, loaded from its file (the versions folder is no package)."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def downgrade() -> None:
-    # Back to inge0002's LANGUAGE sql function (SECURITY INVOKER), which this one replaced.
-    path = Path(__file__).with_name("inge0002_chunk_embeddings_and_search.py")
-    spec = importlib.util.spec_from_file_location("inge0002_chunk_embeddings_and_search", path)
-    assert spec is not None and spec.loader is not None
-    previous = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(previous)
-    op.execute(f"DROP FUNCTION {SIGNATURE}")
-    op.execute(previous.SEARCH_FUNCTION)
-    op.execute(f"REVOKE ALL ON FUNCTION {SIGNATURE} FROM PUBLIC")
-    op.execute(f"GRANT EXECUTE ON FUNCTION {SIGNATURE} TO {SERVICE_ROLE}")
+    # Back to the LANGUAGE sql functions of inge0002 and inge0004, which these replaced.
+    for signature, function in (
+        (SIGNATURE, _previous("inge0002_chunk_embeddings_and_search").SEARCH_FUNCTION),
+        (FUSED_SIGNATURE, _previous("inge0004_search_chunks_fused").FUNCTION),
+    ):
+        op.execute(f"DROP FUNCTION {signature}")
+        op.execute(function)
+        op.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
+        op.execute(f"GRANT EXECUTE ON FUNCTION {signature} TO {SERVICE_ROLE}")
     for signature in PARTS:
         op.execute(f"DROP FUNCTION IF EXISTS {signature}")
     op.execute("DROP FUNCTION IF EXISTS ingestion.fts_index_name(uuid)")
