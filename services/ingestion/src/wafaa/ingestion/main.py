@@ -7,14 +7,15 @@ from wafaa.ingestion.chunks.handlers import on_document_deleted, on_document_upl
 from wafaa.ingestion.chunks.service import Indexer
 from wafaa.ingestion.config import IngestionSettings
 from wafaa.ingestion.database import ProcessedEvent
-from wafaa.ingestion.embedding import CoalescingEmbedder, make_indexing_embedder
+from wafaa.ingestion.embedding import make_indexing_embedder
 from wafaa.ingestion.extraction import sandbox
 from wafaa.ingestion.extraction.schemas import ExtractionLimits
 
 settings = IngestionSettings()
 runtime = WorkerRuntime(settings, "ingestion")
+embedder = make_indexing_embedder(settings)
 indexer = Indexer(
-    embedder=make_indexing_embedder(settings),
+    embedder=embedder,
     publish=runtime.publisher.publish,
     uploads_dir=settings.uploads_dir,
     limits=ExtractionLimits(
@@ -30,7 +31,7 @@ indexer = Indexer(
     max_chunks=settings.max_chunks_per_document,
     store=make_vector_store(settings),
 )
-# Several documents at once: parsing runs in child processes and the embedder batches across them.
+# Several documents at once: parsing runs in worker processes and the embedder batches across them.
 concurrency = settings.indexing_concurrency
 runtime.on(DocumentUploaded, on_document_uploaded(indexer), inbox=ProcessedEvent, concurrency=concurrency)
 runtime.on(DocumentReprocessRequested, on_reprocess_requested(indexer), inbox=ProcessedEvent, concurrency=concurrency)
@@ -42,6 +43,5 @@ app = runtime.asgi()
 @app.after_shutdown
 async def close_vector_store() -> None:
     await indexer.store.aclose()
-    if isinstance(indexer.embedder, CoalescingEmbedder):
-        await indexer.embedder.aclose()
+    await embedder.aclose()
     sandbox.shutdown()
