@@ -198,3 +198,28 @@ async def test_a_gateway_that_cannot_store_the_event_answers_503_never_200(
     payload = whatsapp_text(channel["external_account_id"])
     again = await eventually(lambda: post(gateway.client, payload), lambda r: r.status_code != 503, 10, 0.2)
     assert again.status_code == 200, again.text
+
+
+async def test_channel_routes_are_reused_briefly_new_channels_at_once_changes_within_the_cache_time(
+    infra: Infrastructure, redis: Redis
+) -> None:
+    async with running_gateway(gateway_settings(infra, webhook_route_cache_seconds=0.5)) as (app, client):
+        gateway = Gateway(app, client)
+        owner = await create_tenant_with_owner(app)
+        number = str(uuid.uuid4().int)[:15]
+        # Not connected yet: dropped, and not remembered, so the number works as soon as it is connected.
+        assert (await post(client, whatsapp_text(number))).json()["accepted"] == 0
+        channel = await connect_whatsapp(gateway, owner, number)
+        assert (await post(client, whatsapp_text(number))).json()["accepted"] == 1
+        headers = await headers_for(client, owner)
+        paused = await client.patch(f"/api/v1/channels/{channel['id']}", json={"status": "paused"}, headers=headers)
+        assert paused.status_code == 200, paused.text
+        await asyncio.sleep(0.6)  # the route cache time has passed: the new state applies
+        assert (await post(client, whatsapp_text(number))).json()["accepted"] == 1
+        assert [e["payload"]["channel_paused"] for e in await events(redis)] == [False, True]
+        deleted = await client.delete(f"/api/v1/channels/{channel['id']}", headers=headers)
+        assert deleted.status_code == 204, deleted.text
+        await asyncio.sleep(0.6)
+        response = await post(client, whatsapp_text(number))
+    assert (response.status_code, response.json()["accepted"]) == (200, 0)
+    assert len(await events(redis)) == 2

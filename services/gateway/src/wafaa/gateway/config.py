@@ -55,6 +55,8 @@ class GatewaySettings(CommonSettings, MetaApiSettings, EmbeddingSettings, Vector
     public_base_url: str = "http://127.0.0.1:8000"
     webhook_max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     webhook_dedup_ttl_seconds: int = Field(default=8 * 24 * 3600, ge=60)
+    # How long a connected channel's route is reused by webhooks (0: look it up on every webhook).
+    webhook_route_cache_seconds: float = Field(default=5.0, ge=0, le=300)
 
     # The dashboard test chat waits this long for the rag service's reply (then 504 `chat_timeout`).
     chat_timeout_seconds: float = Field(default=30.0, gt=0, le=300)

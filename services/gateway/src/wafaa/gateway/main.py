@@ -149,7 +149,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.webhooks = WebhookIntake(
         db, redis, app.state.publisher, app.state.secret_box,
         settings.meta_app_secret.get_secret_value(), settings.meta_verify_token.get_secret_value(),
-        settings.webhook_dedup_ttl_seconds,
+        settings.webhook_dedup_ttl_seconds, settings.webhook_route_cache_seconds,
     )  # fmt: skip
 
     install_error_handlers(app)

@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from cachetools import TTLCache
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -30,6 +31,7 @@ from wafaa.gateway.webhooks.signature import signature_is_valid, token_matches
 logger = logging.getLogger(__name__)
 
 STATUSES = {"sent", "delivered", "read", "failed", "deleted"}
+ROUTE_CACHE_SIZE = 100_000  # connected accounts kept in memory at most (one route is a few hundred bytes)
 
 
 @dataclass
@@ -51,9 +53,17 @@ class WebhookIntake:
         app_secret: str,
         verify_token: str,
         dedup_ttl_seconds: int,
+        route_cache_seconds: float = 0.0,
     ) -> None:
         self.db, self.redis, self.publisher, self.box = db, redis, publisher, box
         self.app_secret, self.verify_token, self.dedup_ttl = app_secret, verify_token, dedup_ttl_seconds
+        # Connected channels' routes, kept `route_cache_seconds`: a webhook for a known channel then
+        # needs no database round trip (Meta sends every message and status of a number). A change to
+        # a channel (paused, deleted, new app secret) reaches webhooks within that time; an unknown
+        # account is never cached, so a newly connected channel is routed at once.
+        self._route_cache: TTLCache[tuple[str, str], WebhookRoute] | None = (
+            TTLCache(maxsize=ROUTE_CACHE_SIZE, ttl=route_cache_seconds) if route_cache_seconds > 0 else None
+        )
 
     async def handshake_ok(self, platform: Platform, mode: str | None, token: str | None) -> bool:
         """Meta's subscription check: the platform app's token or a channel's own."""
@@ -123,14 +133,23 @@ class WebhookIntake:
 
     async def _routes(self, platform: Platform, parsed: ParsedWebhook) -> dict[str, WebhookRoute | None]:
         accounts = {m.account_id for m in parsed.messages} | {s.account_id for s in parsed.statuses}
-        if not accounts:
-            return {}
+        cache = self._route_cache
+        routes: dict[str, WebhookRoute | None] = {}
+        if cache is not None:
+            routes = {a: cache[(platform, a)] for a in accounts if (platform, a) in cache}
+        missing = accounts - routes.keys()
+        if not missing:
+            return routes
         try:
             async with self.db.transaction(None) as session:
-                return {a: await route_webhook(session, platform, a) for a in accounts}
+                for account in missing:
+                    routes[account] = await route_webhook(session, platform, account)
         except Exception as exc:
             logger.exception("channel lookup failed")
             raise ApiError(503, "unavailable", "Cannot store the webhook right now; Meta will retry.") from exc
+        if cache is not None:
+            cache.update({(platform, a): r for a in missing if (r := routes[a]) is not None})
+        return routes
 
     def _trusted(self, raw: bytes, signature: str | None, routes: dict[str, WebhookRoute | None]) -> set[str] | None:
         """Accounts whose app secret signed this body; None when nothing did (reject the request)."""
