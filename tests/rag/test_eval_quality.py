@@ -33,11 +33,6 @@ def contains(reply: str, expected: str) -> bool:
     return bool(m and f"{int(m.group(1)):02d}:{m.group(2)}" in reply)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known gap, tracked in the open RAG issue: the local answerer measured en 75%, ar 74%, "
-    "unanswerable 62% (targets 80/70/90); the table is printed and every reply is in test-artifacts/rag-eval.jsonl",
-)
 async def test_local_answerer_on_the_eval_questions(
     infra: Infrastructure, start_service, publisher: EventPublisher, redis: Redis, tmp_path: Path
 ) -> None:

@@ -4,7 +4,9 @@ No network and no model: the retrieved chunks are cut into answer units (a line,
 question with its answer), each unit is scored by the inverse-document-frequency weight of the
 question's words it contains (plus a share of its chunk's score and the retrieval rank), and the
 best units in the customer's language make the reply. When the best unit covers too little of the
-question, the answerer says it doesn't know instead of guessing.
+question, or an either-or question gets sentences naming none of its options, the answerer says it
+doesn't know instead of guessing. (The turn first checks that the sources speak about the question's
+subject at all: support.py.)
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ STOPWORDS = frozenset(
     into and or but if so not no yes any some all have has had get got want need know tell much many also just
     like there's what's whats wat wht im i'm dont don't do u ya ye yall guys
     هل ما ماذا متى أين اين كيف كم من في على الى إلى عن مع هذا هذه ذلك تلك انا أنا نحن انت أنت هو هي لي لكم لديكم
-    عندكم عندك يوجد و او أو ثم لو اذا إذا ان أن لا نعم شكرا مرحبا السلام عليكم الله يا""".split()  # noqa: SIM905
+    عندكم عندك يوجد و او أو ثم لو اذا إذا ان أن لا نعم شكرا مرحبا السلام عليكم الله يا بكم""".split()  # noqa: SIM905
 )
 
 # Days map to the weekday / weekend words used in opening-hours tables.
@@ -57,15 +59,35 @@ EXPANSIONS = {
 }
 
 
+# Arabic attaches the article and the conjunctions/prepositions و ف ب ل ك to the word, and
+# inflects with suffixes (plural, feminine, adjectival ية, accusative ا): "مجانا", "مجاني" and
+# "المجانية" are one word for matching. Longest first; a stem keeps at least three letters.
+_ARABIC_PREFIXES = ("وبال", "وال", "بال", "فال", "كال", "لل", "ال", "و", "ف", "ب", "ل")
+_ARABIC_SUFFIXES = ("يات", "ات", "ون", "ين", "يه", "ها", "ه", "ي", "ا")
+_ARABIC_MIN_STEM = 3
+
+
+def strip_arabic_prefix(word: str) -> str:
+    """The word without its attached article or conjunction ("والتوصيل" -> "توصيل")."""
+    for prefix in _ARABIC_PREFIXES:
+        # A single-letter prefix is only stripped from a long word: "ورق" (leaves) is not "و" + "رق".
+        if word.startswith(prefix) and len(word) - len(prefix) >= _ARABIC_MIN_STEM + (len(prefix) == 1):
+            return word[len(prefix) :]
+    return word
+
+
+def _arabic_stem(word: str) -> str:
+    word = strip_arabic_prefix(word)
+    for suffix in _ARABIC_SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= _ARABIC_MIN_STEM:
+            return word[: -len(suffix)]
+    return word
+
+
 def stem(word: str) -> str:
-    """A light stem: English plural/verb endings, Arabic article and conjunction prefixes."""
+    """A light stem of a normalised word: English plural/verb endings, Arabic attached prefixes and suffixes."""
     if _ARABIC.search(word):
-        for prefix in ("وال", "بال", "لل", "فال", "كال", "ال"):
-            if word.startswith(prefix) and len(word) - len(prefix) >= 3:
-                return word[len(prefix) :]
-        if word.startswith("و") and len(word) > 4:
-            return word[1:]
-        return word
+        return _arabic_stem(word)
     for suffix in ("ing", "es", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             return word[: -len(suffix)]
@@ -172,6 +194,50 @@ def _units(hit: KnowledgeHit, index: int) -> list[Unit]:
     ]
 
 
+def _group_weights(groups: list[frozenset[str]], idf: dict[str, float], df: dict[str, int]) -> list[float]:
+    """Each question word's weight: its rarity in the sources; a word no source uses weighs like the
+    median word, because the turn's support check (support.py) already judged whether it matters."""
+    weight = [max(idf[t] for t in g) for g in groups]
+    present = [any(df.get(t, 0) for t in g) for g in groups]
+    known = sorted(w for w, p in zip(weight, present, strict=True) if p)
+    if not known:
+        return weight
+    median = known[len(known) // 2]
+    return [w if p else median for w, p in zip(weight, present, strict=True)]
+
+
+_OR = frozenset({"or", "او"})  # normalised: أو folds to او
+
+
+def alternatives(question: str) -> list[set[str]]:
+    """The options of an either-or question ("canned chickpeas or fresh"): the stems of the content
+    words right before and right after each "or", up to a stopword."""
+    words = _WORD.findall(normalise_text(question))
+    options: list[set[str]] = []
+    for i, word in enumerate(words):
+        if word not in _OR:
+            continue
+        for side in (reversed(words[:i]), words[i + 1 :]):
+            run: set[str] = set()
+            for w in side:
+                if w in STOPWORDS or w in _OR:
+                    break
+                run.add(stem(w))
+            if run:
+                options.append(run)
+    return options
+
+
+def names_an_option(question: str, units: list[Unit]) -> bool:
+    """An either-or question is answered only by sentences that name one of its options in full;
+    otherwise they are about the subject but not about the choice (and the reply would be a guess)."""
+    options = alternatives(question)
+    if not options:
+        return True
+    said = set().union(*(u.terms for u in units))
+    return any(option <= said for option in options)
+
+
 @dataclass(frozen=True)
 class Extract:
     """The composed reply and the chunks it came from; `text` is empty when nothing matched enough."""
@@ -198,9 +264,8 @@ def extract_answer(
         for t in u.terms & q_terms:
             df[t] = df.get(t, 0) + 1
     n = len(units)
-    # A question word found nowhere in the sources still counts against coverage (it may be the point).
     idf = {t: math.log(1 + n / (1 + df.get(t, 0))) for t in q_terms}
-    weight = [max(idf[t] for t in g) for g in groups]
+    weight = _group_weights(groups, idf, df)
     total = sum(weight) or 1.0
     chunk_terms = [set(content_terms(h.text + " " + h.title)) for h in hits]
 
@@ -227,6 +292,8 @@ def extract_answer(
         if rank >= 0.75 * best_rank and cov >= min_coverage and unit.display not in {c.display for c in chosen}:
             chosen.append(unit)
             length += len(unit.display)
+    if not names_an_option(question, chosen):
+        return Extract("", [], best_cov)
     text = " ".join(c.display.rstrip() if c.display.rstrip()[-1:] in ".!?؟" else c.display + "." for c in chosen)
     indexes = sorted({c.hit_index for c in chosen})
     return Extract(text, indexes, best_cov)

@@ -21,6 +21,7 @@ from wafaa.common.tenancy.bot_settings import BotSettings, read_bot_settings
 from wafaa.rag.answers.language import asks_for_human, detect_language, is_complaint, rewrite_follow_up
 from wafaa.rag.answers.llm import Answer, LlmGateway, source_payloads
 from wafaa.rag.answers.prompt import AnswerRequest, Turn
+from wafaa.rag.answers.support import SupportChecker, search_text
 from wafaa.rag.config import RagSettings
 from wafaa.rag.conversations.repository import ConversationRepository, MessageRepository
 from wafaa.rag.conversations.service import MEDIA_KINDS, status_event
@@ -71,6 +72,7 @@ class Responder:
         self.llm = llm
         self.store = store or PgVectorStore()
         self.scheduler = TurnScheduler(redis, settings.turn_lease_seconds)
+        self.support = SupportChecker(embedder.embed)
         self._task: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
 
@@ -126,10 +128,24 @@ class Responder:
             return
         answer = Answer("")
         if not prepared.handoff and prepared.request is not None:
-            answer = await self.llm.answer(prepared.request, self._token_sink(key.tenant_id, prepared.request_id))
+            if await self._sources_cover(prepared.request):
+                answer = await self.llm.answer(prepared.request, self._token_sink(key.tenant_id, prepared.request_id))
             if not answer.found and is_complaint(prepared.text):
                 prepared.handoff = True
         await self._finish(key, prepared, answer)
+
+    async def _sources_cover(self, request: AnswerRequest) -> bool:
+        """False when the question is about something the sources never mention (fallback, no answer).
+
+        Only for the local answerer: an LLM reads the sources and says itself when they don't hold
+        the answer, while extraction would always find some sentence sharing a word with the question.
+        """
+        if self.llm.name != "local":
+            return True
+        missing = await self.support.unsupported_words(request.standalone_question, request.hits)
+        if missing:
+            logger.info("the sources do not cover the question", extra={"words": len(missing)})
+        return not missing
 
     async def _prepare(self, key: TurnKey) -> PreparedTurn | None:
         async with self.db.transaction(key.tenant_id) as session:
@@ -180,7 +196,7 @@ class Responder:
                 session,
                 key.tenant_id,
                 embedding,
-                standalone,
+                search_text(standalone),
                 top_k=top_k,
                 min_score=settings.min_score,
                 embedding_model=self.embedder.model,
