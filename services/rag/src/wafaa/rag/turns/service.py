@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from redis.asyncio import Redis
 
@@ -33,6 +33,14 @@ ARABIC_FALLBACK = "عذراً، لا تتوفر لدي هذه المعلومة. 
 ARABIC_HANDOFF = "سيقوم أحد أعضاء فريقنا بالرد عليك قريباً."
 HUMAN_OFFER = " Write “human” to talk to a person."
 DEFAULTS = BotSettings()
+# Bot replies are named after the messages they answer (uuid5 in this namespace): a turn run again
+# after a crash publishes the same message id, and the channel sender sends a message id once.
+REPLY_NAMESPACE = UUID("5d8f3c1e-2a4b-4f0e-9c6d-7b1a2e3f4c5d")
+
+
+def reply_message_id(answered: list[UUID]) -> UUID:
+    """The id of the bot's reply to these inbound messages."""
+    return uuid5(REPLY_NAMESPACE, ",".join(sorted(str(i) for i in answered)))
 
 
 @dataclass
@@ -235,25 +243,11 @@ class Responder:
             text = answer.text
             assert prepared.request is not None
             sources = source_payloads(prepared.request, answer.source_indexes)
-        async with self.db.transaction(key.tenant_id) as session:
-            conversations = ConversationRepository(session, key.tenant_id)
-            messages = MessageRepository(session, key.tenant_id)
-            conversation = await conversations.lock(prepared.conversation_id)
-            if conversation is None or conversation.status == "handoff":
-                return
-            still_pending = [m.id for m in await messages.unanswered(conversation.id)]
-            if still_pending != prepared.pending_ids:
-                return  # a newer message arrived (its own turn answers everything) or another turn answered
-            await messages.mark_answered(prepared.pending_ids)
-            if prepared.handoff:
-                await conversations.set_status(conversation.id, "handoff")
-            row = await messages.add_outbound(conversation_id=conversation.id, author="bot", text=text, sources=sources)
-            await conversations.touch(conversation.id)
         reply = ReplyReady(
             tenant_id=key.tenant_id,
             payload=ReplyReadyPayload(
                 conversation_id=prepared.conversation_id,
-                message_id=row.id,
+                message_id=reply_message_id(prepared.pending_ids),
                 channel=prepared.channel,  # type: ignore[arg-type]
                 channel_id=prepared.channel_id,
                 recipient_id=prepared.customer_id,
@@ -267,9 +261,31 @@ class Responder:
                 request_id=prepared.request_id,
             ),
         )
-        await self.publisher.publish(reply, request_id=prepared.request_id)
-        if prepared.handoff:
-            await self.publisher.publish(status_event(key.tenant_id, prepared.conversation_id, "handoff", "bot"))
+        # The reply is published inside the transaction that stores it and marks the turn's messages
+        # answered, before the commit: a crash or a failed commit after the publish leaves the messages
+        # unanswered, the turn's lease runs out and the turn runs again, publishing under the same
+        # message id (derived from the messages it answers), which the channel sender delivers once.
+        # Publishing after the commit would lose the reply in a crash between the two.
+        async with self.db.transaction(key.tenant_id) as session:
+            conversations = ConversationRepository(session, key.tenant_id)
+            messages = MessageRepository(session, key.tenant_id)
+            conversation = await conversations.lock(prepared.conversation_id)
+            if conversation is None or conversation.status == "handoff":
+                return
+            still_pending = [m.id for m in await messages.unanswered(conversation.id)]
+            if still_pending != prepared.pending_ids:
+                return  # a newer message arrived (its own turn answers everything) or another turn answered
+            row = await messages.add_outbound(
+                message_id=reply.payload.message_id, conversation_id=conversation.id, author="bot", text=text,
+                sources=sources,
+            )  # fmt: skip
+            await self.publisher.publish(reply, request_id=prepared.request_id)
+            if prepared.handoff:
+                await self.publisher.publish(status_event(key.tenant_id, prepared.conversation_id, "handoff", "bot"))
+            await messages.mark_answered(prepared.pending_ids)
+            if prepared.handoff:
+                await conversations.set_status(conversation.id, "handoff")
+            await conversations.touch(conversation.id)
         if prepared.request_id:
             update = ChatUpdate(
                 type="reply",
