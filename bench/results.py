@@ -25,6 +25,11 @@ XADD + XREADGROUP + XACK on the same Redis (the floor) | `.venv/bin/python -m be
 | Knowledge | ingestion chunks/s end to end (a 200-page PDF, 1,000 small documents) next to the raw \
 embedder on the same chunks, peak memory of the ingestion service; hybrid search p50/p95 at 1,000 small \
 tenants + one 100,000-chunk tenant | `.venv/bin/python -m bench.ingestion` |
+| Rag responder | `MessageReceived` → `ReplyReady` p50/p95/p99 through the rag service as a process \
+(`TURN_WINDOW_SECONDS=0`, turn poll 50 ms and 5 ms) for one customer alone and 50 WhatsApp customers in \
+parallel on the restaurant eval set, with the local answerer and with an instantly answering fake OpenAI \
+server, next to embed + search + answer in-process (the floor); time per stage, CPU per reply of rag / \
+Postgres / Redis, memory of each rag process | `.venv/bin/python -m bench.rag` |
 """
 
 
