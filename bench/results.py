@@ -30,6 +30,10 @@ tenants + one 100,000-chunk tenant | `.venv/bin/python -m bench.ingestion` |
 parallel on the restaurant eval set, with the local answerer and with an instantly answering fake OpenAI \
 server, next to embed + search + answer in-process (the floor); time per stage, CPU per reply of rag / \
 Postgres / Redis, memory of each rag process | `.venv/bin/python -m bench.rag` |
+| Pipeline | sustained replies/s, webhook-to-delivered latency (p50/p95/p99/max), lost and duplicated replies of \
+signed WhatsApp webhooks (10,000 in 60 s, 100 tenants, 1% repeated) through all five services (local embedder and \
+answerer) to a fake Graph API, CPU and peak memory per process; next to the webhook ingress alone and the rag work \
+in-process (the floors) | `.venv/bin/python -m bench.pipeline` |
 """
 
 
