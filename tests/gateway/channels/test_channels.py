@@ -106,6 +106,10 @@ async def test_agents_cannot_manage_channels(gateway: Gateway) -> None:
         {"platform": "whatsapp", "phone_number_id": "../../etc", "access_token": TOKEN},
         {"platform": "instagram", "instagram_account_id": "1784", "access_token": "short"},
         {"platform": "whatsapp", "phone_number_id": "1", "access_token": TOKEN, "tenant_id": str(uuid.uuid4())},
+        # A token goes into an HTTP header: non-ASCII letters or control characters made the test button a 500.
+        {"platform": "whatsapp", "phone_number_id": "1", "access_token": "EAAG-tokén-1234"},
+        {"platform": "whatsapp", "phone_number_id": "1", "access_token": "EAAG-token\n1234"},
+        {"platform": "whatsapp", "phone_number_id": "1", "access_token": "EAAG-token\x001234"},
     ],
 )
 async def test_invalid_channel_bodies_are_422(gateway: Gateway, body: dict[str, object]) -> None:
@@ -114,6 +118,19 @@ async def test_invalid_channel_bodies_are_422(gateway: Gateway, body: dict[str, 
         "/api/v1/channels", json=body, headers=await headers_for(gateway.client, owner)
     )
     assert response.status_code == 422 and response.json()["code"] == "validation_error"
+
+
+async def test_a_rotated_token_that_cannot_be_sent_in_a_header_is_422_and_changes_nothing(gateway: Gateway) -> None:
+    owner = await create_tenant_with_owner(gateway.app)
+    headers = await headers_for(gateway.client, owner)
+    created = (await gateway.client.post("/api/v1/channels", json=whatsapp(), headers=headers)).json()
+    for token in ("EAAG-tokén-5678", "EAAG token 5678", "EAAG-token-\x005678"):
+        response = await gateway.client.patch(
+            f"/api/v1/channels/{created['id']}", json={"access_token": token}, headers=headers
+        )
+        assert response.status_code == 422 and response.json()["code"] == "validation_error", token
+    channel = (await gateway.client.get(f"/api/v1/channels/{created['id']}", headers=headers)).json()
+    assert channel["access_token"] == "…1234" and channel["updated_at"] == created["updated_at"]
 
 
 async def test_pausing_and_rotating_the_token(gateway: Gateway, admin_engine: AsyncEngine) -> None:

@@ -21,6 +21,7 @@ from tests.fixtures.waiting import eventually
 from tests.gateway.conftest import Gateway
 from wafaa.common.events import DocumentStatusChanged, DocumentStatusChangedPayload
 from wafaa.common.messaging import EventPublisher
+from wafaa.gateway.knowledge.files import CONTENT_TYPES
 
 pytestmark = pytest.mark.integration
 
@@ -349,6 +350,15 @@ async def test_delete_removes_the_file_and_row_and_publishes_document_deleted(
     assert count == 0
     events = await stream_events(redis, "wafaa.document.deleted")
     assert [(e["tenant_id"], e["payload"]["document_id"]) for e in events] == [(str(owner.tenant_id), doc_id)]
+
+
+async def test_download_documents_every_content_type_it_answers_with(kb: Gateway) -> None:
+    _, headers = await owner_headers(kb)
+    doc = (await upload(kb.client, headers, [("menu.txt", b"Hummus 28 AED")])).json()[0]
+    response = await kb.client.get(f"{KNOWLEDGE}/{doc['id']}/download", headers=headers)
+    documented = kb.app.openapi()["paths"][f"{KNOWLEDGE}/{{document_id}}/download"]["get"]["responses"]["200"]
+    assert set(documented["content"]) == set(CONTENT_TYPES.values())
+    assert response.headers["content-type"].split(";")[0] in documented["content"]
 
 
 async def test_upload_and_search_appear_in_the_openapi_document(kb: Gateway) -> None:

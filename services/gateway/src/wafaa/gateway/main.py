@@ -39,7 +39,7 @@ from wafaa.gateway.config import GatewaySettings
 from wafaa.gateway.conversations.endpoints import router as conversations_router
 from wafaa.gateway.dashboard import mount_dashboard
 from wafaa.gateway.database import ProcessedEvent
-from wafaa.gateway.errors import install_error_handlers
+from wafaa.gateway.errors import document_unreadable_bodies, install_error_handlers
 from wafaa.gateway.health.endpoints import router as health_router
 from wafaa.gateway.knowledge.endpoints import UploadBodyLimit
 from wafaa.gateway.knowledge.endpoints import router as knowledge_router
@@ -153,6 +153,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )  # fmt: skip
 
     install_error_handlers(app)
+    document_unreadable_bodies(app)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=[o for o in settings.cors_origins if o != "*"],

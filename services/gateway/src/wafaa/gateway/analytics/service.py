@@ -16,7 +16,11 @@ DEFAULT_DAYS = 30
 def period(start: date | None, end: date | None, channel: str | None) -> Period:
     """A validated period: `from` ≤ `to`, at most MAX_RANGE_DAYS days; the last 30 days by default."""
     end = end or date.today()
-    start = start or end - timedelta(days=DEFAULT_DAYS - 1)
+    try:
+        start = start or end - timedelta(days=DEFAULT_DAYS - 1)
+        Period(start, end, channel).previous()  # the period just before, which the answers compare with
+    except (OverflowError, ValueError) as exc:
+        raise ApiError(422, "invalid_period", "The period reaches before the first day of the calendar.") from exc
     if start > end:
         raise ApiError(422, "invalid_period", "`from` must not be after `to`.")
     if (end - start).days + 1 > MAX_RANGE_DAYS:

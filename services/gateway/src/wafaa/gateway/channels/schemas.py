@@ -9,7 +9,9 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 _ID = Field(min_length=1, max_length=100, pattern=r"^[0-9A-Za-z_.:-]+$")
-_SECRET = Field(min_length=8, max_length=2000)
+# Access tokens travel in an HTTP `Authorization` header: visible ASCII only, as Meta issues them.
+_TOKEN_PATTERN = r"^[\x21-\x7e]+$"  # noqa: S105 - a pattern, not a password
+_SECRET = Field(min_length=8, max_length=2000, pattern=_TOKEN_PATTERN)
 
 
 class _ChannelCreateBase(BaseModel):
@@ -41,7 +43,7 @@ class ChannelUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, max_length=200)
-    access_token: str | None = Field(default=None, min_length=8, max_length=2000)
+    access_token: str | None = Field(default=None, min_length=8, max_length=2000, pattern=_TOKEN_PATTERN)
     app_secret: str | None = Field(default=None, min_length=8, max_length=500)
     verify_token: str | None = Field(default=None, min_length=8, max_length=200)
     status: Literal["active", "paused"] | None = None

@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    message: str = Field(min_length=1, max_length=4000)
+    # No NUL character: the rag service stores the message as text (Postgres refuses NUL).
+    message: str = Field(min_length=1, max_length=4000, pattern=r"^[^\x00]*$")
     conversation_id: UUID | None = None
 
 

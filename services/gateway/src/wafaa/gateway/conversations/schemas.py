@@ -57,7 +57,8 @@ class ConversationUpdate(BaseModel):
 class AgentMessageCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=1, max_length=4096)
+    # No NUL character: the rag service stores the reply as text (Postgres refuses NUL).
+    text: str = Field(min_length=1, max_length=4096, pattern=r"^[^\x00]*$")
 
 
 class AgentMessageAccepted(BaseModel):

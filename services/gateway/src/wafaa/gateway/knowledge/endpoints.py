@@ -21,7 +21,7 @@ from wafaa.common.providers import Embedder
 from wafaa.gateway.auth.dependencies import Manager
 from wafaa.gateway.errors import ApiError
 from wafaa.gateway.knowledge import service
-from wafaa.gateway.knowledge.files import FileStore, ascii_filename
+from wafaa.gateway.knowledge.files import CONTENT_TYPES, FileStore, ascii_filename
 from wafaa.gateway.knowledge.schemas import (
     DocumentStatus,
     FileType,
@@ -43,6 +43,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"description": "Role not allowed"},
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such document"}}
+# A download answers the original bytes with the type detected at upload (a JSON file too: no schema).
+DOWNLOAD_TYPES: dict[str, Any] = {media_type: {} for media_type in CONTENT_TYPES.values()}
 _METADATA = TypeAdapter(KnowledgeDocumentMetadata | list[KnowledgeDocumentMetadata])
 
 
@@ -184,7 +186,7 @@ async def list_chunks(
 @router.get(
     "/{document_id}/download",
     response_class=FileResponse,
-    responses={**ERRORS, **NOT_FOUND, 200: {"content": {"application/octet-stream": {}}}},
+    responses={**ERRORS, **NOT_FOUND, 200: {"description": "The original file", "content": DOWNLOAD_TYPES}},
 )
 async def download_document(document_id: UUID, principal: Manager, limits: Limits) -> FileResponse:
     """The original file as uploaded, named with its (sanitised) original name."""
