@@ -223,3 +223,15 @@ async def test_channel_routes_are_reused_briefly_new_channels_at_once_changes_wi
         response = await post(client, whatsapp_text(number))
     assert (response.status_code, response.json()["accepted"]) == (200, 0)
     assert len(await events(redis)) == 2
+
+
+async def test_nul_characters_a_customer_sends_are_dropped_not_stored_as_a_poison_event(
+    gateway: Gateway, redis: Redis
+) -> None:
+    owner = await create_tenant_with_owner(gateway.app)
+    channel = await connect_whatsapp(gateway, owner)
+    raw = whatsapp_text(channel["external_account_id"], text="table for two\u0000 tonight?")
+    assert b"\\u0000" in raw
+    assert (await post(gateway.client, raw)).json()["accepted"] == 1
+    (event,) = await events(redis)
+    assert event["payload"]["text"] == "table for two tonight?"

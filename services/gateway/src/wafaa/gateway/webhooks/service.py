@@ -34,6 +34,17 @@ STATUSES = {"sent", "delivered", "read", "failed", "deleted"}
 ROUTE_CACHE_SIZE = 100_000  # connected accounts kept in memory at most (one route is a few hundred bytes)
 
 
+def _without_nul(value: Any) -> Any:
+    """The parsed body with NUL characters removed from every string (a customer can send one)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    return value
+
+
 @dataclass
 class WebhookOutcome:
     published: int = 0
@@ -91,6 +102,8 @@ class WebhookIntake:
             if not signature_is_valid(raw, signature, self.app_secret):
                 raise ApiError(401, "invalid_signature", "The webhook signature does not match.") from exc
             raise ApiError(400, "invalid_json", "The webhook body is not JSON.") from exc
+        if b"\\u0000" in raw:  # JSON's only way to carry NUL, which Postgres text and jsonb cannot store
+            body = _without_nul(body)
         parsed = parse_whatsapp(body) if platform == "whatsapp" else parse_instagram(body)
         routes = await self._routes(platform, parsed)
         trusted = self._trusted(raw, signature, routes)
