@@ -143,12 +143,85 @@ def small_documents(count: int, seed: int = 11) -> list[bytes]:
 # --- Ingestion run -------------------------------------------------------------------------------
 
 
-def _rss_tree(proc: psutil.Process) -> int:
-    total = 0
-    for p in [proc, *proc.children(recursive=True)]:
+class ServiceTree:
+    """The service's process and its children (parsing workers, the model's process), for RSS samples.
+
+    Finding the children walks every process on the machine (10 ms of CPU with 100 of them): done
+    every half second, while the RSS of the processes found is read every 20 ms. (Walking on every
+    sample took a third of a core from the service while the clock ran, and none from the floor.)
+    """
+
+    def __init__(self, proc: psutil.Process) -> None:
+        self.proc = proc
+        self.members: list[psutil.Process] = []
+        self.refreshed = -1.0
+
+    def rss(self) -> int:
+        """The summed RSS of the tree now."""
+        if time.monotonic() - self.refreshed >= 0.5:
+            with contextlib.suppress(psutil.Error):
+                self.members = [self.proc, *self.proc.children(recursive=True)]
+            self.refreshed = time.monotonic()
+        total = 0
+        for p in self.members:
+            with contextlib.suppress(psutil.Error):
+                total += p.memory_info().rss
+        return total
+
+
+class CpuMeter:
+    """CPU seconds (user + system) spent by the service's main process, its children (parsing
+    workers, the model's process), Postgres, Redis and this process while the clock runs: unlike a
+    rate, these hardly change when another job shares the machine. Processes are sampled every half
+    second, so a parsing worker that is replaced keeps the time it had at its last sample."""
+
+    def __init__(self, service: psutil.Process, infra: Any) -> None:
+        self.service = service
+        self.infra = infra
+        self.start: dict[tuple[str, int], float] = {}
+        self.last: dict[tuple[str, int], float] = {}
+        self.next_sample = 0.0
+        self.bench_started = time.process_time()
+
+    def _processes(self) -> list[tuple[str, psutil.Process]]:
+        found = [("service", self.service)] + [(self._role(p), p) for p in self.service.children(recursive=True)]
+        postgres, redis = getattr(self.infra, "postgres", None), getattr(self.infra, "redis", None)
+        if postgres is not None:
+            with contextlib.suppress(OSError, ValueError, psutil.Error):
+                pid = int((postgres.pgdata / "postmaster.pid").read_text().split()[0])
+                master = psutil.Process(pid)
+                found += [("postgres", p) for p in [master, *master.children(recursive=True)]]
+        if redis is not None and getattr(redis, "process", None) is not None:
+            with contextlib.suppress(psutil.Error):
+                found.append(("redis", psutil.Process(redis.process.pid)))
+        return found
+
+    @staticmethod
+    def _role(child: psutil.Process) -> str:
+        """Parsing workers run under an address-space cap; the model's process and the forkserver do not."""
         with contextlib.suppress(psutil.Error):
-            total += p.memory_info().rss
-    return total
+            if child.rlimit(psutil.RLIMIT_AS)[0] != psutil.RLIM_INFINITY:
+                return "parsers"
+            if child.num_threads() > 1:
+                return "model"
+        return "other children"
+
+    def sample(self, *, first: bool = False) -> None:
+        self.next_sample = time.monotonic() + 0.5  # walking every Postgres process is not free
+        for role, p in self._processes():
+            with contextlib.suppress(psutil.Error):
+                times = p.cpu_times()
+                key = (role, p.pid)
+                self.last[key] = times.user + times.system
+                if first:
+                    self.start[key] = self.last[key]
+
+    def per_role(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for (role, pid), seconds in self.last.items():
+            out[role] = out.get(role, 0.0) + seconds - self.start.get((role, pid), 0.0)
+        out["this benchmark"] = time.process_time() - self.bench_started
+        return out
 
 
 async def _ingest(
@@ -187,30 +260,47 @@ async def _ingest(
             chunk_overlap=50,
         )
         events.append(DocumentUploaded(tenant_id=tenant, payload=payload))
+    tree = ServiceTree(proc)
     await publisher.publish(events[0])
-    await _wait_ready(redis, {events[0].payload.document_id}, proc, [0])
+    await _wait_ready(redis, {events[0].payload.document_id}, tree, [0])
     expected = {e.payload.document_id for e in events[1:]}
-    peak = [_rss_tree(proc)]
+    peak = [tree.rss()]
+    cpu = CpuMeter(proc, infra)
+    cpu.sample(first=True)
+    await redis.config_resetstat()
     started = time.monotonic()
     publishing = asyncio.create_task(publisher.publish_many(events[1:]))
-    outcomes = await _wait_ready(redis, expected, proc, peak)
+    outcomes = await _wait_ready(redis, expected, tree, peak, cpu)
     elapsed = time.monotonic() - started
+    cpu.sample()
+    commands = {k.removeprefix("cmdstat_"): v["calls"] for k, v in (await redis.info("commandstats")).items()}
     await publishing
     service.stop(30)
     await broker.stop()
     await redis.aclose()
-    return {"elapsed": elapsed, "peak_rss": max(peak), "outcomes": outcomes, "tenant": tenant}
+    return {
+        "elapsed": elapsed,
+        "peak_rss": max(peak),
+        "outcomes": outcomes,
+        "tenant": tenant,
+        "cpu": cpu.per_role(),
+        "redis_calls": commands,
+    }
 
 
-async def _wait_ready(redis: Redis, expected: set[uuid.UUID], proc: psutil.Process, peak: list[int]) -> dict[str, int]:
+async def _wait_ready(
+    redis: Redis, expected: set[uuid.UUID], tree: ServiceTree, peak: list[int], cpu: CpuMeter | None = None
+) -> dict[str, int]:
     done: dict[str, str] = {}
     chunks: dict[str, int] = {}
     last = "0-0"
     wanted = {str(d) for d in expected}
     next_sample = 0.0
     while wanted - done.keys():
-        if time.monotonic() >= next_sample:  # every 20 ms, not every read: psutil walks /proc
-            peak.append(_rss_tree(proc))
+        if time.monotonic() >= next_sample:  # every 20 ms, not every read
+            peak.append(tree.rss())
+            if cpu is not None and time.monotonic() >= cpu.next_sample:
+                cpu.sample()
             next_sample = time.monotonic() + 0.02
         reply = await redis.xread({STATUS_STREAM: last}, count=1000, block=20)
         for _, entries in reply:
@@ -236,7 +326,8 @@ def _settings(app_url: str, redis_url: str) -> Any:
     return CommonSettings(database_url=app_url, redis_url=redis_url)
 
 
-async def _floor(admin_url: str, tenant: uuid.UUID, provider: str) -> tuple[int, float]:
+async def _floor(admin_url: str, tenant: uuid.UUID, provider: str) -> tuple[int, float, float]:
+    """Chunks embedded, wall seconds and CPU seconds of this process."""
     engine = create_async_engine(admin_url)
     async with engine.connect() as conn:
         rows = await conn.execute(
@@ -247,10 +338,10 @@ async def _floor(admin_url: str, tenant: uuid.UUID, provider: str) -> tuple[int,
     await engine.dispose()
     embedder = make_embedder(EmbeddingSettings(embedding_provider=provider))  # type: ignore[arg-type]
     await embedder.embed(["warm up"])
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), time.process_time()
     for start in range(0, len(texts), 64):
         await embedder.embed(texts[start : start + 64])
-    return len(texts), time.monotonic() - started
+    return len(texts), time.monotonic() - started, time.process_time() - cpu_started
 
 
 # --- Search at scale -------------------------------------------------------------------------------
@@ -387,6 +478,7 @@ async def _ingestion_rows(infra: Any, root: Path, args: argparse.Namespace) -> l
         (f"{args.pages}-page PDF ({len(pdf) // 1024} KB)", [("application/pdf", pdf)]),
         (f"{args.small} small TXT documents", [("text/plain", d) for d in small_documents(args.small)]),
     ]
+    scenarios = [s for s, count in zip(scenarios, (args.pages, args.small), strict=True) if count > 0]
     lines = [
         "| Documents | Provider | Chunks | End to end chunks/s | Raw embedder chunks/s (floor) | Ratio "
         "| Peak RSS of the service |",
@@ -397,7 +489,7 @@ async def _ingestion_rows(infra: Any, root: Path, args: argparse.Namespace) -> l
         uploads.mkdir()
         measured = await _ingest(infra, uploads, args.provider, docs, args.chunk_size)
         chunks = measured["outcomes"]["chunks"]
-        floor_chunks, floor_seconds = await _floor(infra.admin_url, measured["tenant"], args.provider)
+        floor_chunks, floor_seconds, floor_cpu = await _floor(infra.admin_url, measured["tenant"], args.provider)
         e2e = chunks / measured["elapsed"]
         floor = floor_chunks / floor_seconds
         lines.append(
@@ -405,6 +497,16 @@ async def _ingestion_rows(infra: Any, root: Path, args: argparse.Namespace) -> l
             f"{measured['peak_rss'] / 2**20:,.0f} MB |"
         )
         print(lines[-1], flush=True)
+        if args.cpu:
+            documents = measured["outcomes"]["documents"]
+            parts = ", ".join(f"{role} {seconds * 1000 / documents:.1f}" for role, seconds in measured["cpu"].items())
+            print(
+                f"  CPU ms per document: {parts}; elapsed {measured['elapsed']:.1f} s; "
+                f"floor: CPU ms per chunk {floor_cpu * 1000 / floor_chunks:.1f}, {floor_seconds:.1f} s",
+                flush=True,
+            )
+            calls = sorted(measured["redis_calls"].items(), key=lambda kv: -kv[1])
+            print("  Redis calls per document: " + ", ".join(f"{k} {v / documents:.2f}" for k, v in calls), flush=True)
     return lines
 
 
@@ -462,9 +564,10 @@ async def run(args: argparse.Namespace) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--provider", default="local", choices=["local", "hash"])
-    parser.add_argument("--pages", type=int, default=200)
-    parser.add_argument("--small", type=int, default=1000)
+    parser.add_argument("--pages", type=int, default=200, help="0: no PDF row")
+    parser.add_argument("--small", type=int, default=1000, help="0: no small documents row")
     parser.add_argument("--chunk-size", type=int, default=400)
+    parser.add_argument("--cpu", action="store_true", help="also print CPU ms per document, per process kind")
     parser.add_argument("--tenants", type=int, default=1000)
     parser.add_argument("--big", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)

@@ -78,3 +78,39 @@ def test_concurrency_below_one_is_refused() -> None:
 
     with pytest.raises(ValueError, match="at least 1"):
         consumer.subscribe(MessageReceived, handle, concurrency=0)
+
+
+async def test_a_slow_entry_does_not_hold_up_the_batches_behind_it_and_drain_waits_for_it(
+    infra: Infrastructure, redis: Redis
+) -> None:
+    slow_id = "slow"
+    finished: list[str] = []
+
+    async def handle(event: MessageReceived) -> None:
+        await asyncio.sleep(1.5 if event.payload.platform_message_id == slow_id else 0.01)
+        finished.append(event.payload.platform_message_id)
+
+    await ensure_groups(redis, {MessageReceived.stream: (GROUP,)})
+    broker = RedisBroker(infra.redis_url)
+    options = ConsumerOptions(group=GROUP, consumer="probe-2", batch_size=4, poll_interval_ms=20)
+    consumer = EventConsumer(broker, options, redis)
+    consumer.subscribe(MessageReceived, handle, concurrency=4)
+    publisher = EventPublisher(broker, maxlen=10_000, service="tests")
+    await broker.connect()
+    slow = message_received(uuid.uuid4())
+    slow.payload.platform_message_id = slow_id
+    others = [message_received(uuid.uuid4()) for _ in range(20)]
+    await publisher.publish_many([slow, *others])
+    await broker.start()
+    try:
+        # batches of 4: the 20 entries read after the slow one's batch are done while it still runs
+        for _ in range(100):
+            if len(finished) >= 20:
+                break
+            await asyncio.sleep(0.02)
+        assert slow_id not in finished and len(finished) == 20
+    finally:
+        await broker.stop()
+        await consumer.drain(10)
+    assert finished[-1] == slow_id
+    assert (await redis.xpending(MessageReceived.stream, GROUP))["pending"] == 0

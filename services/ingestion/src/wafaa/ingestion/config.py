@@ -17,10 +17,10 @@ class IngestionSettings(CommonSettings, EmbeddingSettings, VectorStoreSettings):
     port: int = 8001
 
     uploads_dir: Path = Path("uploads")
-    indexing_concurrency: int = 16
-    # A connection per document in flight, and a few for deletes and probes: a pool smaller than
-    # the concurrency would open and close connections all the time.
-    db_pool_size: int = 24
+    # Documents in flight. Parsing and embedding hold no connection, and the more small documents wait
+    # at the model, the fuller its calls: twice the embedding batch keeps one call filling while
+    # another runs.
+    indexing_concurrency: int = 128
     extraction_timeout_seconds: float = 60.0
     extraction_memory_mb: int = 1024
     extraction_workers: int = 0

@@ -6,8 +6,15 @@ Every subscription registers two FastStream subscribers in the service's group:
   by a handler that failed, or by a replica that died in the middle of one.
 
 Entries are acknowledged (XACK) only after their handler returned, so the handler's transaction
-has committed. A subscription may handle up to `concurrency` entries of a batch at once (for
-handlers that wait on I/O or on a shared batcher, when order within the stream does not matter).
+has committed. A subscription may handle up to `concurrency` entries at once (for handlers that wait
+on I/O or on a shared batcher, when order within the stream does not matter): the next batch is read
+as soon as every entry of the current one has started, so a batch's slowest entry never holds up the
+entries behind it; each entry is acknowledged when it is done, and `drain` waits for those in flight.
+
+While an entry waits in its batch or runs, its process renews its claim (XCLAIM JUSTID every third of
+`reclaim_idle_ms`), so the reclaimer of this or another replica never takes an entry a live process
+is still working on: a slow batch is not handled twice. A process that dies stops renewing, and its
+entries are reclaimed after `reclaim_idle_ms` as before; a failed entry is released at once.
 
 An entry delivered `max_deliveries` times without success, or whose handler raised
 `PermanentError`, is appended to `<stream>.dlq` with the reason and then acknowledged.
@@ -98,16 +105,23 @@ class EventConsumer:
         self.options = options
         self._redis = redis
         self.streams: list[str] = []
+        self._runners: list[_EntryRunner] = []
+
+    async def drain(self, seconds: float) -> None:
+        """Wait for the entries still being handled (after the broker stopped reading); cancel them
+        after `seconds` (they stay pending, and the reclaimer hands them out again)."""
+        await asyncio.gather(*(runner.drain(seconds) for runner in self._runners))
 
     def subscribe(self, event_type: type[E], handler: EventHandler[E], *, concurrency: int = 1) -> None:
         """Deliver every event of `event_type` to `handler`, at least once, in this group.
 
-        `concurrency` > 1 runs that many entries of a batch at once: entries are then handled out
-        of stream order, so keep 1 where order matters (a conversation's messages).
+        `concurrency` > 1 runs that many entries at once, across batches: entries are then handled
+        out of stream order, so keep 1 where order matters (a conversation's messages).
         """
         opts = self.options
         stream = event_type.stream
         runner = _EntryRunner(event_type, handler, opts, concurrency)
+        self._runners.append(runner)
         reader = StreamSub(
             stream,
             group=opts.group,
@@ -164,6 +178,15 @@ class _EntryRunner:
         self.concurrency = concurrency
         self.stream = event_type.stream
         self.dlq = dead_letter_stream(self.stream)
+        # concurrency > 1: slots shared by every batch (reader and reclaimer), the entries running,
+        # and the ids done but not yet acknowledged (one XACK for those that finish meanwhile)
+        self._slots = asyncio.Semaphore(concurrency)
+        self._running: set[asyncio.Task[None]] = set()
+        self._unacked: list[bytes] = []
+        self._ack_lock = asyncio.Lock()
+        # entries read or reclaimed by this process and not yet finished: their claim is renewed
+        self._held: set[bytes] = set()
+        self._renewer: asyncio.Task[None] | None = None
 
     async def run_batch(self, redis: Any, message: Any, *, claimed: bool) -> None:
         raw = message.raw_message
@@ -171,22 +194,86 @@ class _EntryRunner:
         bodies: list[Any] = await message.decode() or []
         headers: list[dict[str, Any]] = list(getattr(message, "batch_headers", None) or [{}] * len(ids))
         entries = list(zip(ids, bodies, headers, strict=False))
-        done: list[bytes] = []
+        self._hold(redis, ids)
         if self.concurrency == 1:
-            for entry_id, body, entry_headers in entries:
-                if await self._run_entry(redis, entry_id, body, entry_headers, claimed=claimed):
-                    done.append(entry_id)
-        else:
-            slots = asyncio.Semaphore(self.concurrency)
+            done: list[bytes] = []
+            try:
+                for entry_id, body, entry_headers in entries:
+                    if await self._run_entry(redis, entry_id, body, entry_headers, claimed=claimed):
+                        done.append(entry_id)
+                    else:
+                        self._held.discard(entry_id)  # failed: the reclaimer retries it after the idle time
+                if done:
+                    await redis.xack(self.stream, self.options.group, *done)
+            finally:
+                self._held.difference_update(ids)
+            return
+        # Start each entry as a slot frees up, and return once all have started: the next batch is
+        # read while these run. (If the subscriber is cancelled here, the entries not yet started
+        # stay pending.)
+        for entry_id, body, entry_headers in entries:
+            await self._slots.acquire()
+            task = asyncio.create_task(self._run_in_slot(redis, entry_id, body, entry_headers, claimed=claimed))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
 
-            async def run(entry_id: bytes, body: Any, entry_headers: dict[str, Any]) -> bool:
-                async with slots:
-                    return await self._run_entry(redis, entry_id, body, entry_headers, claimed=claimed)
+    async def _run_in_slot(
+        self, redis: Any, entry_id: bytes, body: Any, headers: dict[str, Any], *, claimed: bool
+    ) -> None:
+        try:
+            if await self._run_entry(redis, entry_id, body, headers, claimed=claimed):
+                await self._acknowledge(redis, entry_id)
+        except Exception:  # the XACK itself failed: the entry stays pending and is handled again
+            logger.exception("could not acknowledge an entry", extra={"stream": self.stream})
+        finally:
+            self._held.discard(entry_id)
+            self._slots.release()
 
-            outcomes = await asyncio.gather(*(run(*entry) for entry in entries))
-            done = [entry[0] for entry, ok in zip(entries, outcomes, strict=True) if ok]
-        if done:
+    def _hold(self, redis: Any, ids: Sequence[bytes]) -> None:
+        """Renew these entries' claim until they are finished (the renewer starts with the first batch)."""
+        self._held.update(ids)
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.create_task(self._renew(redis), name=f"renew-{self.stream}")
+
+    async def _renew(self, redis: Any) -> None:
+        """Every third of the reclaim idle time, reset the idle time of the entries still held.
+
+        XCLAIM to this consumer with JUSTID neither returns the entries nor counts a delivery; an
+        entry acknowledged meanwhile is no longer pending and is skipped.
+        """
+        interval = max(self.options.reclaim_idle_ms / 3000, 0.05)
+        while True:
+            await asyncio.sleep(interval)
+            held = list(self._held)
+            for start in range(0, len(held), 500):
+                try:
+                    await redis.xclaim(
+                        self.stream, self.options.group, self.options.consumer, 0, held[start : start + 500],
+                        justid=True,
+                    )  # fmt: skip
+                except Exception:  # Redis away: the entries may be reclaimed elsewhere, as before
+                    logger.warning("could not renew the claim of entries in progress", exc_info=True)
+
+    async def _acknowledge(self, redis: Any, entry_id: bytes) -> None:
+        """XACK this entry, together with any that finished while the previous XACK was on its way."""
+        self._unacked.append(entry_id)
+        async with self._ack_lock:
+            if not self._unacked:
+                return  # acknowledged by the XACK that just ran
+            done, self._unacked = self._unacked, []
             await redis.xack(self.stream, self.options.group, *done)
+
+    async def drain(self, seconds: float) -> None:
+        """Wait up to `seconds` for the entries being handled; cancel those still running."""
+        if self._running:
+            _, late = await asyncio.wait(set(self._running), timeout=seconds)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
+        if self._renewer is not None:  # what is left pending goes to the reclaimers
+            self._renewer.cancel()
+            self._held.clear()
 
     async def _run_entry(
         self, redis: Any, entry_id: bytes, body: Any, headers: dict[str, Any], *, claimed: bool

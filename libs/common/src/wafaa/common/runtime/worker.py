@@ -60,7 +60,7 @@ class WorkerRuntime:
         self.db = Database.from_settings(settings) if use_database else None
         self.redis = Redis.from_url(settings.redis_url.get_secret_value())
         self.consumer = EventConsumer(self.broker, ConsumerOptions.from_settings(settings, service), self.redis)
-        self.publisher = EventPublisher(self.broker, maxlen=settings.stream_maxlen, service=service)
+        self.publisher = EventPublisher(self.broker, maxlen=settings.stream_maxlen, service=service, redis=self.redis)
 
     def on(
         self, event_type: type[E], handler: TransactionalHandler[E], *, inbox: type[Any], concurrency: int = 1
@@ -121,6 +121,8 @@ class WorkerRuntime:
 
         @app.after_shutdown
         async def close() -> None:
+            # the broker stopped reading; entries still handled (concurrency > 1) finish before the pools close
+            await self.consumer.drain(self.settings.graceful_timeout)
             if self.db is not None:
                 await self.db.dispose()
             await self.redis.aclose()

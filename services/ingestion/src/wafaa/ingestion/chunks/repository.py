@@ -7,9 +7,11 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import func, insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from wafaa.common.db import TenantRepository
 from wafaa.ingestion.chunks.models import KnowledgeChunk
+from wafaa.ingestion.database import ProcessedEvent
 
 
 class ChunkRepository(TenantRepository[KnowledgeChunk]):
@@ -22,9 +24,14 @@ class ChunkRepository(TenantRepository[KnowledgeChunk]):
 
     async def replace_document(self, document_id: UUID, rows: Sequence[dict[str, Any]]) -> int:
         """Swap a document's chunks for `rows` (the caller's transaction makes the swap atomic)."""
-        await self.delete_document(document_id)
+        return await self.replace_documents([document_id], [{**row, "document_id": document_id} for row in rows])
+
+    async def replace_documents(self, document_ids: Sequence[UUID], rows: Sequence[dict[str, Any]]) -> int:
+        """Swap the chunks of several documents for `rows` (each names its `document_id`), in two statements."""
+        if document_ids:
+            await self.session.execute(self.delete().where(KnowledgeChunk.document_id.in_(document_ids)))
         if rows:
-            stamped = [{**row, "tenant_id": self.tenant_id, "document_id": document_id} for row in rows]
+            stamped = [{**row, "tenant_id": self.tenant_id} for row in rows]
             # Core executemany on the table (the ORM's bulk path adds nothing for new rows but its
             # bookkeeping): asyncpg sends the batch in one round trip per page of rows.
             await self.session.execute(insert(KnowledgeChunk.__table__), stamped)
@@ -34,3 +41,21 @@ class ChunkRepository(TenantRepository[KnowledgeChunk]):
         """How many chunks a document has."""
         stmt = self.select(func.count()).where(KnowledgeChunk.document_id == document_id)
         return int((await self.session.execute(stmt)).scalar_one())
+
+
+class ProcessedEventRepository(TenantRepository[ProcessedEvent]):
+    """The ingestion inbox, for the events stored several to a transaction (see `wafaa.common.db.inbox`)."""
+
+    model = ProcessedEvent
+
+    async def record(self, event_ids: Sequence[UUID], group: str, consumer: str) -> set[UUID]:
+        """Insert the inbox rows; the ids not applied before (a concurrent duplicate waits for the first)."""
+        if not event_ids:
+            return set()
+        rows = [
+            {"tenant_id": self.tenant_id, "consumer_group": group, "event_id": event_id, "consumer": consumer}
+            for event_id in event_ids
+        ]
+        # executemany with RETURNING: one cached statement, sent as one multi-row INSERT
+        stmt = pg_insert(ProcessedEvent).on_conflict_do_nothing().returning(ProcessedEvent.event_id)
+        return set((await self.session.execute(stmt, rows)).scalars())

@@ -55,6 +55,16 @@ def _parse(data: bytes, content_type: str, limits: ExtractionLimits) -> tuple[st
         return "failed", f"the file could not be parsed ({type(exc).__name__})"
 
 
+def _parse_file(path: str, content_type: str, limits: ExtractionLimits) -> tuple[str, Any]:
+    """Runs in a worker: read the file there (its bytes never pass through the service), then `_parse`."""
+    try:
+        with open(path, "rb") as file:
+            data = file.read(limits.max_file_bytes + 1)
+    except OSError as exc:
+        return "failed", f"the uploaded file cannot be read ({type(exc).__name__})"
+    return _parse(data, content_type, limits)
+
+
 def _pool(limits: ExtractionLimits) -> ProcessPool:
     key = (limits.memory_mb, limits.workers)
     with _lock:
@@ -77,6 +87,14 @@ def submit(data: bytes, content_type: str, limits: ExtractionLimits) -> Future[A
     """Queue a parse; the future's result goes through `outcome`."""
     future: Future[Any] = _pool(limits).schedule(
         _parse, args=(data, content_type, limits), timeout=limits.timeout_seconds
+    )
+    return future
+
+
+def submit_file(path: str, content_type: str, limits: ExtractionLimits) -> Future[Any]:
+    """Queue the parse of a file the worker reads itself; the future's result goes through `outcome`."""
+    future: Future[Any] = _pool(limits).schedule(
+        _parse_file, args=(path, content_type, limits), timeout=limits.timeout_seconds
     )
     return future
 
@@ -106,6 +124,14 @@ async def extract_async(data: bytes, content_type: str, limits: ExtractionLimits
     """Parse in a worker process without blocking the event loop."""
     future = submit(data, content_type, limits)
     with contextlib.suppress(Exception):  # `outcome` turns a timeout or a crash into a readable reason
+        await asyncio.wrap_future(future)
+    return outcome(future, limits)
+
+
+async def extract_file_async(path: str, content_type: str, limits: ExtractionLimits) -> Extracted:
+    """Read and parse a file in a worker process without blocking the event loop."""
+    future = submit_file(path, content_type, limits)
+    with contextlib.suppress(Exception):
         await asyncio.wrap_future(future)
     return outcome(future, limits)
 

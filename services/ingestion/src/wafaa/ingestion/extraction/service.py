@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
-from wafaa.ingestion.extraction.sandbox import extract_async
+from wafaa.ingestion.extraction.sandbox import extract_file_async
 from wafaa.ingestion.extraction.schemas import Extracted, ExtractionError, ExtractionLimits
 
 
@@ -27,5 +26,5 @@ async def extract_file(uploads_dir: Path, storage_path: str, content_type: str, 
     path = resolve_upload(uploads_dir, storage_path)
     if path.stat().st_size > limits.max_file_bytes:
         raise ExtractionError(f"the file is larger than {limits.max_file_bytes // 2**20} MB")
-    data = await asyncio.to_thread(path.read_bytes)
-    return await extract_async(data, content_type, limits)
+    # The worker reads the file: no thread hop here, and the bytes never sit in the service's memory.
+    return await extract_file_async(str(path), content_type, limits)
