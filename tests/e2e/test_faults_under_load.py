@@ -557,13 +557,6 @@ async def test_under_every_fault_each_message_is_stored_once_and_answered_once(
     assert not unexplained and not same_entry_twice and not not_graceful
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: a reader's batch is acknowledged only when the whole batch is done, and the reclaimer "
-    "(XAUTOCLAIM, min idle RECLAIM_IDLE_MS) takes any entry idle that long, so an entry still waiting in (or being "
-    "handled by) a slow batch is handled a second time at once; the channel sender has no guard against two "
-    "concurrent sends of one delivery, so the reply goes out twice with no fault at all",
-)
 async def test_a_batch_slower_than_the_reclaim_idle_time_sends_each_reply_once(
     start_service: Callable[..., list[ServiceProcess]],
     fake_graph: FakeGraphApi,
