@@ -56,8 +56,11 @@ async def test_asking_for_a_human_hands_off_once_and_an_agent_then_owns_the_conv
     await publisher.publish(message_received(tenant, text=phrase))
     [handoff] = await eventually(lambda: replies(redis, tenant), lambda r: len(r) >= 1)
     assert handoff["handoff"] is True
-    conv = await conversation(admin_engine, tenant, "971500000001")
-    assert conv is not None and conv["status"] == "handoff"
+    # The reply is published just before the turn's transaction commits (a crash in between must not
+    # lose it), so the stored status follows a moment later.
+    conv = await eventually(
+        lambda: conversation(admin_engine, tenant, "971500000001"), lambda c: c is not None and c["status"] == "handoff"
+    )
 
     await publisher.publish(message_received(tenant, text="hello? anyone?"))
     await asyncio.sleep(1.5)
