@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
+from uuid import UUID
 
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,13 +25,30 @@ async def record_once(
     A concurrent duplicate blocks on the primary key until the first transaction ends, then
     sees the conflict: two replicas can never both apply one event.
     """
-    stmt = (
-        insert(inbox_model)
-        .values(tenant_id=event.tenant_id, consumer_group=group, event_id=event.event_id, consumer=consumer)
-        .on_conflict_do_nothing()
-        .returning(inbox_model.event_id)
-    )
-    return (await session.execute(stmt)).first() is not None
+    return bool(await record_many(session, inbox_model, event.tenant_id, [event.event_id], group, consumer))
+
+
+async def record_many(
+    session: AsyncSession,
+    inbox_model: type[Any],
+    tenant_id: UUID,
+    event_ids: Sequence[UUID],
+    group: str,
+    consumer: str,
+) -> set[UUID]:
+    """Insert the inbox rows of several events of one tenant; the ids this group had not applied before.
+
+    One statement (executemany with RETURNING, sent as one multi-row INSERT); concurrent duplicates
+    behave as in `record_once`.
+    """
+    if not event_ids:
+        return set()
+    rows = [
+        {"tenant_id": tenant_id, "consumer_group": group, "event_id": event_id, "consumer": consumer}
+        for event_id in event_ids
+    ]
+    stmt = insert(inbox_model).on_conflict_do_nothing().returning(inbox_model.event_id)
+    return set((await session.execute(stmt, rows)).scalars())
 
 
 def exactly_once(

@@ -12,13 +12,13 @@ from uuid import UUID
 from async_batcher.batcher import AsyncBatcher
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wafaa.common.db import Database
+from wafaa.common.db import Database, record_many
 from wafaa.common.events import DocumentDeleted, DocumentReprocessRequested, DocumentUploaded
 from wafaa.common.knowledge.vectors import VectorStore
 from wafaa.common.observability.metrics import EVENTS_DUPLICATE
 from wafaa.ingestion.chunks import service
-from wafaa.ingestion.chunks.repository import ProcessedEventRepository
 from wafaa.ingestion.chunks.service import Indexer, IndexingEvent, PreparedDocument
+from wafaa.ingestion.database import ProcessedEvent
 from wafaa.ingestion.extraction.schemas import ExtractionError
 from wafaa.ingestion.extraction.service import resolve_upload
 
@@ -134,8 +134,8 @@ class DocumentIndexing:
     async def _store_together(self, documents: list[PreparedDocument]) -> list[int]:
         tenant = documents[0].event.tenant_id
         async with self.db.transaction(tenant) as session:
-            inbox = ProcessedEventRepository(session, tenant)
-            fresh = await inbox.record([d.event.event_id for d in documents], self.group, self.consumer)
+            ids = [d.event.event_id for d in documents]
+            fresh = await record_many(session, ProcessedEvent, tenant, ids, self.group, self.consumer)
             todo = [d for d in documents if d.event.event_id in fresh]
             for d in documents:
                 if d.event.event_id not in fresh:

@@ -7,11 +7,9 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import func, insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from wafaa.common.db import TenantRepository
 from wafaa.ingestion.chunks.models import KnowledgeChunk
-from wafaa.ingestion.database import ProcessedEvent
 
 
 class ChunkRepository(TenantRepository[KnowledgeChunk]):
@@ -41,21 +39,3 @@ class ChunkRepository(TenantRepository[KnowledgeChunk]):
         """How many chunks a document has."""
         stmt = self.select(func.count()).where(KnowledgeChunk.document_id == document_id)
         return int((await self.session.execute(stmt)).scalar_one())
-
-
-class ProcessedEventRepository(TenantRepository[ProcessedEvent]):
-    """The ingestion inbox, for the events stored several to a transaction (see `wafaa.common.db.inbox`)."""
-
-    model = ProcessedEvent
-
-    async def record(self, event_ids: Sequence[UUID], group: str, consumer: str) -> set[UUID]:
-        """Insert the inbox rows; the ids not applied before (a concurrent duplicate waits for the first)."""
-        if not event_ids:
-            return set()
-        rows = [
-            {"tenant_id": self.tenant_id, "consumer_group": group, "event_id": event_id, "consumer": consumer}
-            for event_id in event_ids
-        ]
-        # executemany with RETURNING: one cached statement, sent as one multi-row INSERT
-        stmt = pg_insert(ProcessedEvent).on_conflict_do_nothing().returning(ProcessedEvent.event_id)
-        return set((await self.session.execute(stmt, rows)).scalars())
