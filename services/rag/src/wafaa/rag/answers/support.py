@@ -12,9 +12,10 @@ Valentine's menu" would be answered with the Ramadan set menu. Two defences, bot
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+
+import numpy as np
 
 from wafaa.common.knowledge.search import KnowledgeHit
 from wafaa.common.providers.embeddings import normalise_text
@@ -86,10 +87,15 @@ def _lexically_supported(word: str, source_stems: set[str]) -> bool:
     return any(len(s) >= SHARED_PREFIX and (s.startswith(root) or root.startswith(s)) for s in source_stems)
 
 
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b, strict=False))
-    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
-    return dot / norm if norm else 0.0
+def _cosines(target: np.ndarray, others: list[np.ndarray]) -> np.ndarray:
+    """Cosine of `target` with each of `others` of the same size, in one matrix product (0 for a zero vector)."""
+    same = [v for v in others if v.shape == target.shape]
+    if not same:
+        return np.zeros(0)
+    matrix = np.stack(same)
+    norms = np.linalg.norm(matrix, axis=1) * np.linalg.norm(target)
+    dots = matrix @ target
+    return np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
 
 
 class SupportChecker:
@@ -97,7 +103,7 @@ class SupportChecker:
 
     def __init__(self, embed: Embed, cache_size: int = WORD_CACHE_SIZE) -> None:
         self._embed = embed
-        self._cache: dict[str, list[float]] = {}
+        self._cache: dict[str, np.ndarray] = {}
         self._cache_size = cache_size
 
     async def unsupported_words(self, question: str, hits: list[KnowledgeHit]) -> list[str]:
@@ -123,29 +129,26 @@ class SupportChecker:
         """The words whose removal changes what the question means (its embedding shifts)."""
         text = normalise_text(question)
         without = [re.sub(rf"(?<!\w){re.escape(w)}(?!\w)", " ", text) for w in words]
-        vectors = await self._embed([text, *without])
-        whole, rest = vectors[0], vectors[1:]
+        whole, *rest = (np.asarray(v, dtype=np.float64) for v in await self._embed([text, *without]))
         return [
             w
             for w, v in zip(words, rest, strict=True)
-            if len(v) == len(whole) and 1 - _cosine(whole, v) >= CENTRAL_WORD_SHIFT
+            if v.shape == whole.shape and 1 - float(_cosines(whole, [v])[0]) >= CENTRAL_WORD_SHIFT
         ]
 
     async def _has_close_word(self, word: str, sources: set[str]) -> bool:
         vectors = await self._vectors([word, *sorted(sources)])
-        target = vectors.get(word)
-        if not target:
+        target = vectors.pop(word, None)
+        if target is None or not target.size:
             return True  # no vector, no judgement: let the answerer decide
-        return any(
-            _cosine(target, v) >= SUPPORTING_SIMILARITY
-            for w, v in vectors.items()
-            if w != word and len(v) == len(target)
-        )
+        return bool((_cosines(target, list(vectors.values())) >= SUPPORTING_SIMILARITY).any())
 
-    async def _vectors(self, words: list[str]) -> dict[str, list[float]]:
+    async def _vectors(self, words: list[str]) -> dict[str, np.ndarray]:
+        """Word vectors as arrays (the tenant's source words repeat: cached per process)."""
         missing = [w for w in words if w not in self._cache]
         if missing:
             if len(self._cache) + len(missing) > self._cache_size:
                 self._cache.clear()
-            self._cache.update(zip(missing, await self._embed(missing), strict=True))
+            embedded = await self._embed(missing)
+            self._cache.update((w, np.asarray(v, dtype=np.float64)) for w, v in zip(missing, embedded, strict=True))
         return {w: self._cache[w] for w in words if w in self._cache}
