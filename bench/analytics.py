@@ -39,7 +39,6 @@ import tempfile
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from math import ceil
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +49,7 @@ import psutil
 
 from bench import results
 from bench.http_stack import gateway
+from bench.measure import percentile
 from tests.fixtures.processes import ServiceProcess
 from wafaa.analytics.migrations.versions.anal0003_response_time_blocks_and_customer_activity import BACKFILL
 from wafaa.common.analytics.reader import COUNTERS
@@ -84,11 +84,6 @@ ENDPOINTS = (
     "/agent/response-times",
     "/agent/insights",
 )
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, ceil(q * len(ordered)) - 1))]
 
 
 def _pg(url: str) -> str:
@@ -457,7 +452,7 @@ def time_endpoints(
                 ms.append((time.perf_counter() - started) * 1000)
                 response.raise_for_status()
             timings[path] = ms
-            print(f"{path}: p50 {_pct(ms, 0.5):.1f} ms, p95 {_pct(ms, 0.95):.1f} ms", flush=True)
+            print(f"{path}: p50 {percentile(ms, 0.5):.1f} ms, p95 {percentile(ms, 0.95):.1f} ms", flush=True)
     return timings
 
 
@@ -505,12 +500,12 @@ def run(args: argparse.Namespace) -> str:
         "|---|---:|---:|---:|---:|---|",
     ]
     for path, ms in timings.items():
-        p95 = _pct(ms, 0.95)
+        p95 = percentile(ms, 0.95)
         lines.append(
-            f"| `{path}` | {len(ms)} | {_pct(ms, 0.5):.1f} | {p95:.1f} | {max(ms):.1f} | "
+            f"| `{path}` | {len(ms)} | {percentile(ms, 0.5):.1f} | {p95:.1f} | {max(ms):.1f} | "
             f"{'yes' if p95 < TARGET_MS else '**no**'} |"
         )
-    missed = [p for p, ms in timings.items() if _pct(ms, 0.95) >= TARGET_MS]
+    missed = [p for p, ms in timings.items() if percentile(ms, 0.95) >= TARGET_MS]
     lines += [
         "",
         "- Target: p95 of each analytics endpoint under 100 ms for the largest tenant over 90 days: "

@@ -50,17 +50,14 @@ import asyncio
 import contextlib
 import json
 import logging
-import multiprocessing as mp
 import os
 import random
 import shutil
-import socket
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from math import ceil
 from pathlib import Path
 from typing import Any
 
@@ -74,11 +71,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from bench import http_load, results
+from bench.measure import percentile as pct
+from bench.measure import spawned_server, tree_cpu, tree_rss
 from tests.fixtures.fake_graph import FakeGraphApi
 from tests.fixtures.infrastructure import Infrastructure, provide_infrastructure
 from tests.fixtures.processes import ServiceProcess
 from wafaa.common.db.migrate import migrate
-from wafaa.devstack.servers import free_port
 from wafaa.gateway.config import DEV_META_APP_SECRET, DEV_PLATFORM_API_KEY
 from wafaa.gateway.webhooks.signature import sign
 
@@ -135,17 +133,6 @@ We accept cash, all major cards, Apple Pay and Google Pay.
 # --- Numbers ------------------------------------------------------------------------------------
 
 
-def pct(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (NaN when empty)."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, ceil(q * len(ordered)) - 1))]
-
-
-# --- The fake Graph API in its own process ------------------------------------------------------
-
-
 class RecordingGraph(FakeGraphApi):
     """The fake Graph API, writing one JSON line per WhatsApp message send to `log`."""
 
@@ -177,22 +164,8 @@ def serve_graph(port: int, log: str) -> None:
 @contextlib.contextmanager
 def graph_process(log: Path) -> Any:
     """The recording fake as a spawned process; yields (base URL, pid)."""
-    port = free_port()
-    proc = mp.get_context("spawn").Process(target=serve_graph, args=(port, str(log)), daemon=True)
-    proc.start()
-    deadline = time.monotonic() + 30
-    while True:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            break
-        if time.monotonic() > deadline or not proc.is_alive():
-            proc.terminate()
-            raise RuntimeError("the fake Graph API did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", proc.pid
-    finally:
-        proc.terminate()
-        proc.join(10)
+    with spawned_server(serve_graph, str(log), what="the fake Graph API") as (port, pid):
+        yield f"http://127.0.0.1:{port}", pid
 
 
 @dataclass
@@ -229,31 +202,6 @@ class Deliveries:
 
 
 # --- Processes: CPU and memory ------------------------------------------------------------------
-
-
-def tree(pid: int) -> list[psutil.Process]:
-    """A process and its children (empty when it is gone)."""
-    with contextlib.suppress(psutil.Error):
-        proc = psutil.Process(pid)
-        return [proc, *proc.children(recursive=True)]
-    return []
-
-
-def tree_cpu(pid: int) -> float:
-    total = 0.0
-    for p in tree(pid):
-        with contextlib.suppress(psutil.Error):
-            t = p.cpu_times()
-            total += t.user + t.system
-    return total
-
-
-def tree_rss(pid: int) -> int:
-    total = 0
-    for p in tree(pid):
-        with contextlib.suppress(psutil.Error):
-            total += p.memory_info().rss
-    return total
 
 
 class Usage:

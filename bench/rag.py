@@ -50,17 +50,14 @@ import asyncio
 import contextlib
 import json
 import logging
-import multiprocessing as mp
 import os
 import shutil
-import socket
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from math import ceil
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +70,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench import results
+from bench.measure import percentile as pct
+from bench.measure import spawned_server, tree_cpu, tree_rss
 from tests.fixtures.gateway import create_tenant_with_owner, gateway_settings, headers_for, running_gateway
 from tests.fixtures.infrastructure import Infrastructure, provide_infrastructure
 from tests.fixtures.ingestion import EVAL
@@ -87,7 +86,6 @@ from wafaa.common.knowledge.vectors import VectorStoreSettings, make_vector_stor
 from wafaa.common.messaging import EventPublisher
 from wafaa.common.providers import EmbeddingSettings, make_embedder
 from wafaa.common.tenancy.bot_settings import read_bot_settings
-from wafaa.devstack.servers import free_port
 from wafaa.rag.answers.language import asks_for_human, detect_language, is_complaint
 from wafaa.rag.answers.llm import LlmGateway, LocalAnswerer, OpenAIAnswerer
 from wafaa.rag.answers.prompt import AnswerRequest
@@ -100,14 +98,6 @@ StreamReply = tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]  # XREAD: (st
 
 
 # --- Numbers -------------------------------------------------------------------------------------
-
-
-def pct(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (NaN when empty)."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, ceil(q * len(ordered)) - 1))]
 
 
 def p50_95(values: list[float], digits: int = 0) -> str:
@@ -124,28 +114,6 @@ def questions() -> list[str]:
     """The eval questions a bot answers (those asking for a person or complaining hand the chat to one)."""
     rows = [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()]
     return [r["question"] for r in rows if not asks_for_human(r["question"]) and not is_complaint(r["question"])]
-
-
-def rss_tree(proc: psutil.Process) -> int:
-    """Resident set of a process and its children, in bytes."""
-    total = 0
-    for p in [proc, *proc.children(recursive=True)]:
-        with contextlib.suppress(psutil.Error):
-            total += p.memory_info().rss
-    return total
-
-
-def cpu_seconds(proc: psutil.Process, *, reaped: bool = False) -> float:
-    """User + system CPU of a process and its live children so far (and, with `reaped`, of the children
-    it has waited for: Postgres's backends that came and went)."""
-    total = 0.0
-    for p in [proc, *proc.children(recursive=True)]:
-        with contextlib.suppress(psutil.Error):
-            t = p.cpu_times()
-            total += t.user + t.system
-            if reaped and p is proc:
-                total += t.children_user + t.children_system
-    return total
 
 
 def infra_processes(infra: Infrastructure) -> dict[str, psutil.Process]:
@@ -167,7 +135,7 @@ class CpuMeter:
         self.spent: dict[str, float] = {}
 
     def _read(self) -> dict[str, float]:
-        return {name: cpu_seconds(p, reaped=name == "Postgres") for name, p in self.processes.items()}
+        return {name: tree_cpu(p, reaped=name == "Postgres") for name, p in self.processes.items()}
 
     def start(self) -> None:
         self._before = self._read()
@@ -197,22 +165,8 @@ def serve_fake_openai(port: int) -> None:
 @contextlib.contextmanager
 def fake_openai_process() -> Any:
     """Start the fake LLM server as a spawned process; yield its base URL."""
-    port = free_port()
-    proc = mp.get_context("spawn").Process(target=serve_fake_openai, args=(port,), daemon=True)
-    proc.start()
-    deadline = time.monotonic() + 30
-    while True:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            break
-        if time.monotonic() > deadline or not proc.is_alive():
-            proc.terminate()
-            raise RuntimeError("the fake OpenAI server did not start")
-        time.sleep(0.05)
-    try:
+    with spawned_server(serve_fake_openai, what="the fake OpenAI server") as (port, _pid):
         yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        proc.terminate()
-        proc.join(10)
 
 
 # --- Setup: tenant, channel, knowledge --------------------------------------------------------------
@@ -415,7 +369,7 @@ class Sampler:
 
     async def _loop(self) -> None:
         while True:
-            self.samples.append(rss_tree(self.proc))
+            self.samples.append(tree_rss(self.proc))
             await asyncio.sleep(RSS_EVERY_S)
 
     def start(self) -> None:
@@ -426,7 +380,7 @@ class Sampler:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        self.samples.append(rss_tree(self.proc))
+        self.samples.append(tree_rss(self.proc))
 
 
 # --- The service run ---------------------------------------------------------------------------------
@@ -545,7 +499,7 @@ async def run_service(
     sampler = Sampler(service.pid)
     try:
         service.wait_ready(120)
-        rss_ready = rss_tree(sampler.proc)
+        rss_ready = tree_rss(sampler.proc)
         sampler.start()
         await broker.connect()
         publisher = EventPublisher(broker, maxlen=1_000_000, service="bench")
