@@ -272,3 +272,34 @@ async def test_searching_another_tenant_than_the_transactions_is_refused(app_eng
     async with db.transaction(mine) as session:
         with pytest.raises(DBAPIError, match="not scoped to this tenant"):
             await search(session, theirs, [0.1] * DIMS, "menu", top_k=5)
+
+
+async def test_the_same_documents_give_the_same_hits_in_the_same_order(
+    admin_engine: AsyncEngine, app_engine: AsyncEngine
+) -> None:
+    """Ties (one mention of a word each, equal vectors) are decided by the chunks, not their random ids."""
+    rng = np.random.default_rng(5)
+    texts = [f"{dish} with mint, dish number {i}" for i, dish in enumerate(["hummus", "falafel"] * 30)]
+    matrix = rng.standard_normal((len(texts), DIMS)).astype(np.float32)
+    matrix[1::2] = matrix[0]  # every falafel chunk is as close to any query as the first hummus chunk
+    tenants = [uuid.uuid4() for _ in range(4)]
+    rows = []
+    for tenant in tenants:
+        doc = uuid.uuid4()
+        order = list(range(len(texts)))
+        random.Random(str(tenant)).shuffle(order)  # inserted in a different order, under different ids
+        rows.extend((uuid.uuid4(), tenant, doc, i, texts[i], vector_literal(matrix[i].tolist())) for i in order)
+    await _bulk_insert(admin_engine, rows)
+    db = Database(app_engine)
+    query = rng.standard_normal(DIMS).astype(np.float32).tolist()
+    try:
+        seen = []
+        for tenant in tenants:
+            async with db.transaction(tenant) as session:
+                hits = await search(session, tenant, query, "mint falafel", top_k=12, min_score=-1.0)
+            seen.append([h.text for h in hits])
+        assert len(seen[0]) == 12 and any("falafel" in t for t in seen[0])
+        assert all(s == seen[0] for s in seen[1:]), seen
+    finally:
+        async with admin_engine.begin() as conn:
+            await conn.execute(text("DELETE FROM ingestion.knowledge_chunks WHERE tenant_id = ANY(:t)"), {"t": tenants})
