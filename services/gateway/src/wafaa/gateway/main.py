@@ -134,7 +134,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.db = db
     app.state.redis = redis
     app.state.broker = broker
-    app.state.publisher = EventPublisher(broker, maxlen=settings.stream_maxlen, service="gateway")
+    app.state.publisher = EventPublisher(broker, maxlen=settings.stream_maxlen, service="gateway", redis=redis)
     app.state.auth = build_authenticator(settings, redis)
     app.state.embedder = make_embedder(settings)
     app.state.vector_store = make_vector_store(settings)

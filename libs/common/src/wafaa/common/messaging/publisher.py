@@ -5,17 +5,36 @@ from __future__ import annotations
 from typing import Any
 
 from faststream.redis import RedisBroker
+from faststream.redis.message import DATA_KEY
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from wafaa.common.events import Event
 from wafaa.common.observability.metrics import EVENTS_PUBLISHED
 
+# Claim a key (SET NX EX) and append the entry only if the claim is new, in one script: Redis runs it
+# whole, and its append-only file records its writes as one MULTI/EXEC block, which a restart replays
+# entirely or not at all. Two commands could leave a claim without its entry (a crash or timeout in
+# between), and every later delivery would be taken for a duplicate of a message that was never stored.
+# A script is not rolled back when a command in it fails, so a refused append releases the claim itself.
+_CLAIM_AND_APPEND = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
+    return 0
+end
+local appended = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', ARGV[4], ARGV[5])
+if type(appended) == 'table' and appended.err then
+    redis.call('DEL', KEYS[1])
+    return appended
+end
+return 1
+"""
+
 
 class EventPublisher:
     """Appends events to their streams. Returns once Redis has the entry (XADD answered).
 
-    With `redis` (a client of the broker's Redis), `publish_many` sends its events in one pipeline.
+    With `redis` (a client of the broker's Redis), `publish_many` sends its events in one pipeline and
+    `publish_once` is available.
     """
 
     def __init__(self, broker: RedisBroker, *, maxlen: int, service: str, redis: Redis | None = None) -> None:
@@ -23,6 +42,7 @@ class EventPublisher:
         self._maxlen = maxlen
         self._service = service
         self._redis = redis
+        self._claim_and_append = redis.register_script(_CLAIM_AND_APPEND) if redis is not None else None
 
     async def publish(self, event: Event[Any], *, request_id: str | None = None) -> None:
         """Publish one event on its own stream."""
@@ -51,3 +71,26 @@ class EventPublisher:
             await pipeline.execute()
         for event in events:
             EVENTS_PUBLISHED.labels(self._service, event.stream).inc()
+
+    async def publish_once(
+        self, event: Event[Any], *, claim: str, ttl_seconds: int, request_id: str | None = None
+    ) -> bool:
+        """Append the event unless `claim` is already held; False (nothing appended) when it is.
+
+        The claim (kept `ttl_seconds`, holding the event id) and the entry are written atomically: after
+        any failure either both exist or neither does. The entry is encoded exactly as `publish` does.
+        """
+        if self._claim_and_append is None:
+            raise RuntimeError("publish_once needs the publisher's Redis client")
+        entry = await self._broker.message_format.encode(
+            message=event.model_dump_json().encode(),
+            reply_to=None,
+            headers=event.headers(request_id),
+            correlation_id=str(event.event_id),
+        )
+        appended = await self._claim_and_append(
+            keys=[claim, event.stream], args=[str(event.event_id), ttl_seconds, self._maxlen, DATA_KEY, entry]
+        )
+        if appended:
+            EVENTS_PUBLISHED.labels(self._service, event.stream).inc()
+        return bool(appended)

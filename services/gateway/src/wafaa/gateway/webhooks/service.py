@@ -204,20 +204,12 @@ class WebhookIntake:
         )  # fmt: skip
 
     async def _publish_once(self, key: str, event: Event[Any], request_id: str | None) -> bool:
-        """Claim the platform id (Meta re-delivers for days), then append; on failure release and 503."""
+        """Claim the platform id (Meta re-delivers for days) and append the event, as one atomic step."""
         marker = f"tenant:{event.tenant_id}:webhook:{key}"
         try:
-            if not await self.redis.set(marker, str(event.event_id), nx=True, ex=self.dedup_ttl):
-                return False
-        except RedisError as exc:
-            raise ApiError(503, "unavailable", "Cannot store the webhook right now; Meta will retry.") from exc
-        try:
-            await self.publisher.publish(event, request_id=request_id)
-        except Exception as exc:
+            return await self.publisher.publish_once(
+                event, claim=marker, ttl_seconds=self.dedup_ttl, request_id=request_id
+            )
+        except Exception as exc:  # a refused append, a lost connection, a timeout: Meta must retry
             logger.exception("could not append the webhook's event to its stream")
-            try:
-                await self.redis.delete(marker)
-            except RedisError:
-                logger.warning("could not release the dedup marker", exc_info=True)
             raise ApiError(503, "unavailable", "Cannot store the webhook right now; Meta will retry.") from exc
-        return True

@@ -1,0 +1,74 @@
+"""publish_once: a claim and its stream entry are written together or not at all."""
+
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar
+
+import pytest
+from faststream.redis import RedisBroker
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from tests.fixtures.factories import message_received
+from tests.fixtures.infrastructure import Infrastructure
+from wafaa.common.events import MessageReceived
+from wafaa.common.messaging import EventPublisher
+
+pytestmark = [pytest.mark.integration]
+
+
+def _probe_type() -> type[MessageReceived]:
+    """MessageReceived on a stream of its own, so other tests' entries never mix in."""
+
+    class Probe(MessageReceived):
+        stream: ClassVar[str] = f"test.publish-once.{uuid.uuid4().hex}"
+
+    return Probe
+
+
+async def _entries(redis: Redis, stream: str) -> list[bytes]:
+    return [fields[b"__data__"] for _id, fields in await redis.xrange(stream)]
+
+
+async def test_an_entry_is_written_as_publish_writes_it_and_only_for_a_new_claim(
+    infra: Infrastructure, redis: Redis
+) -> None:
+    probe = _probe_type()
+    broker = RedisBroker(infra.redis_url)
+    publisher = EventPublisher(broker, maxlen=1_000, service="tests", redis=redis)
+    await broker.connect()
+    try:
+        event = probe.model_validate(message_received(uuid.uuid4()).model_dump())
+        claim = f"test:claim:{uuid.uuid4().hex}"
+        await publisher.publish(event, request_id="req-1")
+        assert await publisher.publish_once(event, claim=claim, ttl_seconds=60, request_id="req-1") is True
+        plain, once = await _entries(redis, probe.stream)
+        assert once == plain, "consumers read it like any published event"
+        assert await redis.get(claim) == str(event.event_id).encode()
+        assert 0 < await redis.ttl(claim) <= 60
+        assert await publisher.publish_once(event, claim=claim, ttl_seconds=60) is False
+        assert len(await _entries(redis, probe.stream)) == 2, "a held claim appends nothing"
+    finally:
+        await broker.stop()
+        await redis.delete(probe.stream)
+
+
+async def test_a_refused_append_releases_its_claim(infra: Infrastructure, redis: Redis) -> None:
+    probe = _probe_type()
+    broker = RedisBroker(infra.redis_url)
+    publisher = EventPublisher(broker, maxlen=1_000, service="tests", redis=redis)
+    await broker.connect()
+    try:
+        event = probe.model_validate(message_received(uuid.uuid4()).model_dump())
+        claim = f"test:claim:{uuid.uuid4().hex}"
+        await redis.set(probe.stream, "not a stream")  # XADD fails with WRONGTYPE inside the script
+        with pytest.raises(ResponseError, match="WRONGTYPE"):
+            await publisher.publish_once(event, claim=claim, ttl_seconds=60)
+        assert await redis.exists(claim) == 0, "no claim outlives a failed append"
+        await redis.delete(probe.stream)
+        assert await publisher.publish_once(event, claim=claim, ttl_seconds=60) is True
+        assert len(await _entries(redis, probe.stream)) == 1
+    finally:
+        await broker.stop()
+        await redis.delete(probe.stream)
