@@ -196,3 +196,34 @@ async def test_a_long_reply_is_split_under_the_limit(
     row = await eventually(lambda: delivery(admin_engine, tenant), lambda d: d is not None and d["status"] == "sent")
     bodies = [s.body["text"]["body"] for s in fake_graph.sends()]
     assert len(bodies) == row["parts"] >= 2 and all(len(b) <= 4096 for b in bodies)
+
+
+async def test_two_replicas_given_the_same_reply_at_once_send_it_once(
+    start_service,
+    fake_graph: FakeGraphApi,
+    infra: Infrastructure,
+    publisher: EventPublisher,
+    admin_engine: AsyncEngine,
+    redis: Redis,
+) -> None:
+    """Two copies of one ReplyReady (rag reran a turn whose commit failed) reach two replicas together."""
+    start_service(
+        "channels", replicas=2, whatsapp_api_base_url=fake_graph.url, instagram_api_base_url=fake_graph.url,
+        reclaim_idle_ms=1_000,
+    )  # fmt: skip
+    tenant, channel = await connect(infra, fake_graph)
+    await customer_wrote(publisher, admin_engine, tenant, channel)
+    fake_graph.delay = 1.5  # the first copy is still being sent when the second one arrives
+    reply = reply_ready(tenant, channel_id=channel, recipient_id=CUSTOMER)
+
+    async def pending() -> int:
+        return int((await redis.xpending("wafaa.reply.ready", "channels"))["pending"])
+
+    await publisher.publish(reply)
+    await eventually(pending, lambda n: n == 1)  # one replica is sending it (one entry at a time each)
+    await publisher.publish(reply)  # so the other replica takes the second copy
+    await eventually(lambda: delivery(admin_engine, tenant), lambda d: d is not None and d["status"] == "sent")
+    await eventually(pending, lambda n: n == 0, 20)  # the second copy, retried, finds the reply sent
+    assert len(fake_graph.sends()) == 1
+    sent = await redis.xrange("wafaa.reply.sent")
+    assert len(sent) == 2 and all(str(reply.payload.message_id).encode() in e[1][b"__data__"] for e in sent)

@@ -6,18 +6,26 @@ A reply goes through three steps, each in its own transaction so a crash leaves 
 3. the outcome (sent, outside the 24-hour window, failed) is recorded and published.
 
 A redelivered `ReplyReady` finds the delivery and the parts already recorded and sends nothing
-again. The only window for a duplicate is between the platform accepting a part and step 2's
-commit of its id: a crash exactly there resends that part once.
+again. Two copies handled at the same moment (by two replicas) are serialised by a lock per reply in
+Redis, held and renewed while the reply is being sent: the second copy waits for the reclaimer and then
+finds the reply sent. The only window for a duplicate is between the platform accepting a part and
+step 2's commit of its id: a crash exactly there resends that part once. (A lock whose holder stalled
+past `SEND_LOCK_SECONDS` without renewing it would open a second one; a crashed holder's lock expires
+after that time and its reply is taken up again.)
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
+from redis.exceptions import LockError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wafaa.channels.deliveries.models import FINAL_FAILURES, STATUS_RANK
@@ -38,6 +46,8 @@ from wafaa.common.messaging import EventPublisher, TransientError
 from wafaa.common.meta import GraphClient, GraphError, split_message
 
 logger = logging.getLogger(__name__)
+
+SEND_LOCK_SECONDS = 30.0  # a reply's send lock lives this long unless renewed (every third of it)
 
 
 @dataclass
@@ -67,6 +77,37 @@ class ReplySender:
         p = event.payload
         if p.channel == "web":  # the dashboard's test chat answers over HTTP, not through a platform
             return
+        async with self._send_lock(event):
+            await self._deliver(event)
+
+    @contextlib.asynccontextmanager
+    async def _send_lock(self, event: ReplyReady) -> AsyncIterator[None]:
+        """Held while this reply is being sent; TransientError when another process holds it."""
+        lock = self.redis.lock(
+            f"tenant:{event.tenant_id}:delivery:{event.payload.message_id}", timeout=SEND_LOCK_SECONDS, blocking=False
+        )
+        if not await lock.acquire():
+            raise TransientError("this reply is being sent by another process")
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(SEND_LOCK_SECONDS / 3)
+                await lock.reacquire()
+
+        renewing = asyncio.create_task(renew())
+        try:
+            yield
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError, LockError):
+                await renewing
+            try:
+                await lock.release()
+            except LockError:
+                logger.warning("a reply's send lock expired before it was released")
+
+    async def _deliver(self, event: ReplyReady) -> None:
+        p = event.payload
         tenant = event.tenant_id
         async with self.db.transaction(tenant) as session:
             deliveries = DeliveryRepository(session, tenant)
