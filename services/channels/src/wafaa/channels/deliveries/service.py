@@ -7,11 +7,11 @@ A reply goes through three steps, each in its own transaction so a crash leaves 
 
 A redelivered `ReplyReady` finds the delivery and the parts already recorded and sends nothing
 again. Two copies handled at the same moment (by two replicas) are serialised by a lock per reply in
-Redis, held and renewed while the reply is being sent: the second copy waits for the reclaimer and then
-finds the reply sent. The only window for a duplicate is between the platform accepting a part and
-step 2's commit of its id: a crash exactly there resends that part once. (A lock whose holder stalled
-past `SEND_LOCK_SECONDS` without renewing it would open a second one; a crashed holder's lock expires
-after that time and its reply is taken up again.)
+Redis, held and renewed while the reply is being sent: the second copy waits for the lock and then
+finds the reply sent. A crashed holder's lock expires `SEND_LOCK_SECONDS` later, well within that wait,
+and its reply is taken up again. The only window for a duplicate is between the platform accepting a
+part and step 2's commit of its id: a crash exactly there resends that part once. (A holder stalled
+past `SEND_LOCK_SECONDS` without renewing its lock would open a second one.)
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ from wafaa.common.meta import GraphClient, GraphError, split_message
 
 logger = logging.getLogger(__name__)
 
-SEND_LOCK_SECONDS = 30.0  # a reply's send lock lives this long unless renewed (every third of it)
+SEND_LOCK_SECONDS = 10.0  # a reply's send lock lives this long unless renewed (every third of it)
+SEND_LOCK_WAIT_SECONDS = 2 * SEND_LOCK_SECONDS  # a second copy waits this long for the lock, then retries later
 
 
 @dataclass
@@ -82,12 +83,15 @@ class ReplySender:
 
     @contextlib.asynccontextmanager
     async def _send_lock(self, event: ReplyReady) -> AsyncIterator[None]:
-        """Held while this reply is being sent; TransientError when another process holds it."""
+        """Held while this reply is being sent; TransientError when another process held it all along."""
         lock = self.redis.lock(
-            f"tenant:{event.tenant_id}:delivery:{event.payload.message_id}", timeout=SEND_LOCK_SECONDS, blocking=False
+            f"tenant:{event.tenant_id}:delivery:{event.payload.message_id}",
+            timeout=SEND_LOCK_SECONDS,
+            sleep=0.1,
+            blocking_timeout=SEND_LOCK_WAIT_SECONDS,
         )
         if not await lock.acquire():
-            raise TransientError("this reply is being sent by another process")
+            raise TransientError("this reply is still being sent by another process")
 
         async def renew() -> None:
             while True:
