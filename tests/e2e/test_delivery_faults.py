@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.fixtures.factories import message_received
+from tests.fixtures.infrastructure import Infrastructure
 from tests.fixtures.waiting import eventually
 from wafaa.common.messaging import EventPublisher
 
@@ -150,3 +151,21 @@ async def test_an_invalid_event_is_dead_lettered_at_once_by_a_real_service(
     assert fields["x-dead-reason"].startswith("invalid event") and "customer_id" in fields["x-dead-reason"]
     assert fields["x-dead-deliveries"] == "1"
     assert await eventually(lambda: rag_messages(admin_engine, tenant), lambda n: n == 1) == 1
+
+
+async def test_a_worker_started_while_redis_is_down_waits_for_it_and_then_consumes(
+    start_service, infra: Infrastructure, publisher: EventPublisher, admin_engine: AsyncEngine, redis: Redis
+) -> None:
+    if infra.redis is None:
+        pytest.skip("needs the embedded Redis to stop and start it")
+    infra.redis.stop()
+    try:
+        (worker,) = start_service("rag", ready=False)
+        await asyncio.sleep(3)  # Redis stays away for a while after the worker started
+        assert worker.proc is not None and worker.proc.poll() is None, "the worker waits; it does not exit"
+    finally:
+        infra.redis.start()
+    await asyncio.to_thread(worker.wait_ready, 60)
+    tenant = uuid.uuid4()
+    await publisher.publish(message_received(tenant))
+    assert await eventually(lambda: rag_messages(admin_engine, tenant), lambda n: n == 1, timeout=30) == 1

@@ -3,6 +3,11 @@
 `/health` answers while the process is alive, `/ready` once Postgres and Redis both answer,
 `/metrics` in the Prometheus text format. SIGTERM (from uvicorn) stops the broker gracefully:
 handlers in flight finish within `graceful_timeout`, anything unacknowledged stays pending.
+
+A worker that starts while Redis is restarting, loading its append-only file or too busy to answer
+keeps trying (with backoff, each failure logged, `/ready` 503 meanwhile) instead of giving up: FastStream
+starts the broker after the ASGI startup completed, so a failed start used to leave a process that
+answered HTTP but consumed nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ from faststream.redis import RedisBroker
 from faststream.specification import AsyncAPI
 from prometheus_client import make_asgi_app
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception_type, wait_exponential_jitter
 
 from wafaa.common.config import CommonSettings
 from wafaa.common.db.engine import Database
@@ -30,6 +38,19 @@ from wafaa.common.messaging.topology import ensure_groups
 from wafaa.common.observability.logging import configure_logging
 
 E = TypeVar("E", bound=Event[Any])
+logger = logging.getLogger(__name__)
+
+
+def until_redis_answers() -> AsyncRetrying:
+    """Retry while Redis is unreachable or too slow to answer (never gives up; SIGTERM cancels it)."""
+    return AsyncRetrying(
+        retry=retry_if_exception_type((RedisConnectionError, RedisTimeoutError, OSError)),
+        wait=wait_exponential_jitter(initial=0.2, max=5.0),
+        before_sleep=before_sleep_log(logger, logging.WARNING),
+        reraise=True,
+    )
+
+
 ASGIApp = Callable[[MutableMapping[str, Any], Any, Any], Awaitable[None]]
 
 
@@ -117,7 +138,9 @@ class WorkerRuntime:
 
         @app.on_startup
         async def declare_groups() -> None:
-            await ensure_groups(self.redis)
+            async for attempt in until_redis_answers():
+                with attempt:
+                    await ensure_groups(self.redis)
 
         @app.after_shutdown
         async def close() -> None:
@@ -130,9 +153,25 @@ class WorkerRuntime:
         return app
 
 
+class PatientRedisBroker(RedisBroker):
+    """A RedisBroker whose start is retried until Redis answers, from a clean state each time."""
+
+    async def start(self) -> None:
+        async for attempt in until_redis_answers():
+            with attempt:
+                try:
+                    await super().start()
+                except BaseException:
+                    try:  # the subscribers that did start stop again, and the connection is dropped
+                        await super().stop()
+                    except Exception:
+                        logger.warning("could not undo a failed broker start", exc_info=True)
+                    raise
+
+
 def make_broker(settings: CommonSettings) -> RedisBroker:
     """A broker whose per-message access log goes to our JSON logs at DEBUG (not per message at INFO)."""
-    return RedisBroker(
+    return PatientRedisBroker(
         settings.redis_url.get_secret_value(),
         graceful_timeout=settings.graceful_timeout,
         logger=logging.getLogger("wafaa.broker"),
