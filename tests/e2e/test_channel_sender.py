@@ -120,6 +120,27 @@ async def test_outside_the_24_hour_window_nothing_is_sent_and_the_reply_is_flagg
     assert b"131047" in failed[0][1][b"__data__"]
 
 
+async def test_a_reply_read_before_its_customers_message_is_sent_within_the_window_the_reply_states(
+    sender, fake_graph: FakeGraphApi, infra: Infrastructure, publisher: EventPublisher, admin_engine: AsyncEngine
+) -> None:
+    """After a backlog the sender may read the reply before the message that opened the 24-hour window."""
+    tenant, channel = await connect(infra, fake_graph)
+    now = datetime.now(UTC)
+    fresh = reply_ready(tenant, channel_id=channel, recipient_id=CUSTOMER, customer_wrote_at=now)
+    await publisher.publish(fresh)  # no MessageReceived seen yet by the sender
+    row = await eventually(lambda: delivery(admin_engine, tenant), lambda d: d is not None and d["status"] != "sending")
+    assert row["status"] == "sent" and len(fake_graph.sends()) == 1
+
+    other, other_channel = await connect(infra, fake_graph)
+    stale = reply_ready(
+        other, channel_id=other_channel, recipient_id=CUSTOMER, customer_wrote_at=now - timedelta(hours=30)
+    )
+    await publisher.publish(stale)
+    row = await eventually(lambda: delivery(admin_engine, other), lambda d: d is not None and d["status"] != "sending")
+    assert (row["status"], row["error_code"]) == ("outside_window", "131047")
+    assert len(fake_graph.sends()) == 1
+
+
 async def test_meta_answering_131047_is_not_retried_and_flags_the_reply(
     sender, fake_graph: FakeGraphApi, infra: Infrastructure, publisher: EventPublisher, admin_engine: AsyncEngine
 ) -> None:

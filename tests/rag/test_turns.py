@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime
 
 import pytest
 from redis.asyncio import Redis
@@ -37,6 +38,8 @@ async def test_three_quick_messages_get_one_reply_and_a_duplicate_gets_none(
     [reply] = await eventually(lambda: replies(redis, tenant), lambda r: len(r) >= 1, timeout=15)
     assert reply["in_reply_to_platform_message_id"] == events[-1].payload.platform_message_id
     assert reply["recipient_id"] == "971500000001" and reply["fallback"] is True
+    latest = max(e.payload.received_at for e in events)  # the 24-hour window runs from the last message
+    assert datetime.fromisoformat(reply["customer_wrote_at"]) == latest
     await publisher.publish(events[1])  # the same platform message delivered again
     await publisher.publish(
         message_received(tenant, text="dup", platform_message_id=events[0].payload.platform_message_id)

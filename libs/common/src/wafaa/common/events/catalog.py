@@ -62,6 +62,9 @@ class ReplyReadyPayload(Payload):
     fallback: bool = False
     options: list[str] = Field(default_factory=list)
     request_id: str | None = None
+    # When the customer last wrote, as the replier knows it: the platform's 24-hour reply window runs
+    # from then. The channel sender also learns it from MessageReceived, which it may read later.
+    customer_wrote_at: datetime | None = None
 
 
 class ReplyReady(Event[ReplyReadyPayload]):

@@ -169,6 +169,8 @@ class ReplySender:
         if channel.paused:
             return Outcome("skipped", "channel_paused", "the channel is paused"), channel
         last = await WindowRepository(session, event.tenant_id).last_inbound(p.channel, p.recipient_id)
+        if p.customer_wrote_at is not None and (last is None or p.customer_wrote_at > last):
+            last = p.customer_wrote_at  # the customer's message itself may still be queued for this service
         if last is None or datetime.now(UTC) - last > self.window:
             return Outcome("outside_window", "131047", "more than 24 hours since the customer last wrote"), channel
         return None, channel

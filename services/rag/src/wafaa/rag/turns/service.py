@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID, uuid5
 
 from redis.asyncio import Redis
@@ -57,6 +58,7 @@ class PreparedTurn:
     handoff: bool
     request: AnswerRequest | None
     media_only: bool = False  # an image, voice note or sticker without text: answered with the "I read text" message
+    customer_wrote_at: datetime | None = None
 
 
 class Responder:
@@ -180,6 +182,7 @@ class Responder:
                 customer_id=conversation.customer_id,
                 pending_ids=[m.id for m in pending],
                 in_reply_to=pending[-1].platform_message_id,
+                customer_wrote_at=max(m.sent_at for m in pending),
                 request_id=pending[-1].request_id,
                 text=text,
                 settings=settings,
@@ -259,6 +262,7 @@ class Responder:
                 fallback=fallback,
                 options=["human"] if fallback else [],
                 request_id=prepared.request_id,
+                customer_wrote_at=prepared.customer_wrote_at,
             ),
         )
         # The reply is published inside the transaction that stores it and marks the turn's messages
