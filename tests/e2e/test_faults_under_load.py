@@ -34,13 +34,10 @@ import asyncio
 import json
 import shutil
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +54,9 @@ from tests.fixtures.fake_graph import FakeGraphApi, Recorded
 from tests.fixtures.faults import Fault, Timeline, WebhookLoad, backlog, dead_letters, quiet, terminate_connections
 from tests.fixtures.infrastructure import APP_USER, Infrastructure
 from tests.fixtures.processes import ServiceProcess
+from tests.fixtures.system import WORKERS, Stack, dump_stacks, onboard, stack_env
 from tests.fixtures.waiting import eventually
 from wafaa.common.messaging import CONSUMER_GROUPS, EventPublisher
-from wafaa.gateway.config import DEV_PLATFORM_API_KEY
 
 pytestmark = [
     pytest.mark.e2e,
@@ -71,135 +68,9 @@ pytestmark = [
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "faults"
-WORKERS = ("ingestion", "rag", "channels", "analytics")
 TENANTS = 3
 RATE = 8.0  # webhooks per second (2 CPUs, shared with other work)
 OUTAGE_SECONDS = 3.0
-KNOWLEDGE = b"# Opening hours\n\nWe open every day from 9:00 to 22:00. Delivery on Friday is free within the city.\n"
-
-
-def stack_env(fake: FakeGraphApi, uploads: Path) -> dict[str, Any]:
-    """Settings of every process: the fake Graph API, cheap providers, recovery within seconds.
-
-    Handler retries are scaled down from the production defaults with their ratios kept: a reclaim
-    after 5 s idle (30 s), 5 deliveries (5), a Graph call timing out after 1 s (10 s) and tried 3
-    times; a rag turn lease of 5 s (60 s). An outage of a few seconds is thus well inside what
-    `MAX_DELIVERIES x RECLAIM_IDLE_MS` tolerates, as minutes are in production.
-    """
-    return {
-        "uploads_dir": uploads,
-        "embedding_provider": "hash",
-        "llm_provider": "local",
-        "whatsapp_api_base_url": fake.url,
-        "instagram_api_base_url": fake.url,
-        "turn_window_seconds": 0.3,
-        "turn_lease_seconds": 5,
-        "reclaim_idle_ms": 5000,
-        "reclaim_poll_interval_ms": 200,
-        "max_deliveries": 5,
-        "graph_timeout_seconds": 1.0,
-        "graph_max_attempts": 3,
-        "graph_backoff_initial_seconds": 0.05,
-        "graph_backoff_max_seconds": 0.3,
-        "graceful_timeout": 10,
-        "bcrypt_rounds": 4,
-    }
-
-
-@dataclass
-class Stack:
-    """The running processes by service; replaced ones leave `live` as their successor joins it."""
-
-    start: Callable[..., list[ServiceProcess]]
-    env: dict[str, Any]
-    artifacts: Path
-    live: dict[str, list[ServiceProcess]] = field(default_factory=dict)
-    sigterm_exits: dict[str, int | None] = field(default_factory=dict)
-    _waiting: dict[str, asyncio.Task[Any]] = field(default_factory=dict)
-
-    async def launch(self, name: str, replicas: int = 1) -> list[ServiceProcess]:
-        procs = self.start(name, replicas=replicas, ready=False, **self.env)
-        await asyncio.gather(*(asyncio.to_thread(p.wait_ready, 180.0) for p in procs))
-        self.live.setdefault(name, []).extend(procs)
-        return procs
-
-    async def replace(self, name: str, how: str, timeline: Timeline) -> None:
-        """Kill (-9) or stop (SIGTERM) the oldest process of a service and start its successor at once,
-        as an orchestrator would; the successor's readiness and the victim's exit are awaited later."""
-        if name in self._waiting:
-            await self._waiting.pop(name)  # never signal a process that is still starting
-        victim = self.live[name].pop(0)
-        fault = timeline.begin(how, name)
-        if how == "kill9":
-            await asyncio.to_thread(victim.kill9)
-        else:
-            victim.signal(signal.SIGTERM)
-        successor = self.start(name, ready=False, **self.env)[0]
-        self.live[name].append(successor)
-        timeline.end(fault, f"pid {victim.pid} -> {successor.pid}")
-        steps = [asyncio.to_thread(successor.wait_ready, 180.0)]
-        if how == "sigterm":
-            steps.append(self._graceful_exit(name, victim))
-        self._waiting[name] = asyncio.ensure_future(asyncio.gather(*steps))
-
-    async def _graceful_exit(self, name: str, victim: ServiceProcess) -> None:
-        """The exit code after SIGTERM; a process still running after 60 s has its stacks dumped."""
-        try:
-            self.sigterm_exits[name] = await asyncio.to_thread(victim.wait, 60)
-        except subprocess.TimeoutExpired:
-            self.sigterm_exits[name] = None
-            dump_stacks(victim, self.artifacts / f"{name}-{victim.pid}-stuck-after-sigterm.txt")
-            await asyncio.to_thread(victim.kill9)
-
-    async def settle(self) -> None:
-        """Every successor ready, every stopped process gone."""
-        while self._waiting:
-            await self._waiting.pop(next(iter(self._waiting)))
-
-    def processes(self) -> list[ServiceProcess]:
-        return [p for procs in self.live.values() for p in procs]
-
-
-def dump_stacks(proc: ServiceProcess, path: Path) -> None:
-    """Every thread's and asyncio task's Python stack of a live process (py-spy), for the report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    spy = Path(sys.executable).parent / "py-spy"
-    if not spy.exists():
-        path.write_text("py-spy is not installed")
-        return
-    out = subprocess.run([str(spy), "dump", "--pid", str(proc.pid), "--locals"], capture_output=True, text=True)
-    path.write_text(out.stdout + out.stderr)
-
-
-@dataclass
-class Tenant:
-    id: uuid.UUID
-    number: str
-    headers: dict[str, str]
-    document: str
-
-
-async def onboard(client: httpx.AsyncClient, index: int) -> Tenant:
-    """A tenant, its owner, a WhatsApp number and a tiny knowledge document, through the API."""
-    email = f"faults-{index}-{uuid.uuid4().hex[:8]}@example.com"
-    created = await client.post(
-        "/api/v1/platform/tenants",
-        headers={"X-Platform-Key": DEV_PLATFORM_API_KEY},
-        json={"name": f"Faults {index}", "owner_email": email, "owner_password": "owner-password-1"},
-    )
-    assert created.status_code == 201, created.text
-    login = await client.post("/api/v1/auth/login", json={"email": email, "password": "owner-password-1"})
-    assert login.status_code == 200, login.text
-    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-    number = str(uuid.uuid4().int)[:15]
-    body = {"platform": "whatsapp", "phone_number_id": number, "access_token": f"EAAG-faults-token-{index:04d}"}
-    channel = await client.post("/api/v1/channels", json=body, headers=headers)
-    assert channel.status_code == 201, channel.text
-    upload = await client.post(
-        "/api/v1/knowledge", files=[("files", ("hours.md", KNOWLEDGE, "text/markdown"))], headers=headers
-    )
-    assert upload.status_code == 202, upload.text
-    return Tenant(uuid.UUID(created.json()["tenant"]["id"]), number, headers, upload.json()[0]["id"])
 
 
 async def graph_outage(fake: FakeGraphApi, timeline: Timeline, kind: str) -> None:
@@ -312,18 +183,16 @@ def window_faults(timeline: Timeline) -> list[tuple[float, float, Fault]]:
     return windows
 
 
-THREE_REPLICA_BUGS = (
-    "open product bugs seen in this run: (1) the gateway claims a message id in Redis (SET NX) and then appends "
-    "its event in a separate command, so a fault between the two (Redis restart with AOF everysec, a timeout) can "
-    "leave the claim without the event: Meta's retry is then answered as a duplicate and the message is lost; "
-    "(2) the channel sender has no guard against two replicas sending one delivery at the same moment (two "
-    "ReplyReady with the same message id, e.g. after rag's commit failed), seen as two sends 1 ms apart"
+ANALYTICS_BEHIND = (
+    "open: analytics (one process, about 95 ms of CPU per reply) can still be catching up when the 180 s quiet"
+    " deadline passes on a loaded 2-CPU machine (seen: 35 messages not yet counted, its consumer busy, no lock"
+    " waits); the gateway dedup and channel sender bugs this case found are fixed"
 )
 
 
 @pytest.mark.parametrize(
     "replicas",
-    [1, pytest.param(3, marks=pytest.mark.xfail(strict=False, reason=THREE_REPLICA_BUGS))],
+    [1, pytest.param(3, marks=pytest.mark.xfail(strict=False, reason=ANALYTICS_BEHIND))],
     ids=["one_replica_each", "rag_and_channels_x3"],
 )
 async def test_under_every_fault_each_message_is_stored_once_and_answered_once(
@@ -402,6 +271,20 @@ async def test_under_every_fault_each_message_is_stored_once_and_answered_once(
         while not settled(last) and time.monotonic() < deadline:
             await asyncio.sleep(0.5)
             last = await state()
+        if not settled(last):  # evidence for the report: who holds what in Postgres, each process's stacks
+            async with admin_engine.connect() as conn:
+                activity = await conn.execute(
+                    text(
+                        "SELECT pid, usename, application_name, state, wait_event_type, wait_event,"
+                        " now() - xact_start AS in_transaction, left(query, 300) AS query"
+                        " FROM pg_stat_activity WHERE backend_type = 'client backend' ORDER BY xact_start"
+                    )
+                )
+                rows = [dict(r._mapping) for r in activity]
+            stack.artifacts.mkdir(parents=True, exist_ok=True)
+            (stack.artifacts / "pg_stat_activity.json").write_text(json.dumps(rows, indent=1, default=str))
+            for proc in stack.processes():
+                dump_stacks(proc, stack.artifacts / f"{proc.name}-{proc.pid}-not-settled.txt")
         await asyncio.sleep(2)  # anything sent late (a second reply) arrives now
         quiet_at = time.monotonic()
         last = await state()
