@@ -15,7 +15,7 @@ this module, the tenant's name in it) uploaded through `POST /api/v1/knowledge` 
 ingestion service (waited for `ready`). Then one warm-up message per tenant, each answered before the clock
 starts (the first message loads rag's embedding model).
 
-Load: `--messages` signed webhooks (the body of `/work/shared/reference/meta-payloads/wa_text.json`,
+Load: `--messages` signed webhooks (the body of `../shared/reference/meta-payloads/wa_text.json`,
 compact, `X-Hub-Signature-256` with the gateway's development app secret) at `--messages / --seconds`
 per second (plus the duplicates below) on a fixed schedule (open loop, at most 512 in flight, from this
 process on uvloop with `bench.http_load`'s client), round robin over the tenants. Every message has its
@@ -81,7 +81,7 @@ from wafaa.gateway.config import DEV_META_APP_SECRET, DEV_PLATFORM_API_KEY
 from wafaa.gateway.webhooks.signature import sign
 
 WEBHOOK_PATH = "/api/v1/webhooks/whatsapp"
-PAYLOAD = Path("/work/shared/reference/meta-payloads/wa_text.json")
+PAYLOAD = Path(__file__).resolve().parents[2] / "shared" / "reference" / "meta-payloads" / "wa_text.json"
 PASSWORD = "Bench-Owner-Passw0rd!"  # throwaway tenants on an embedded database
 DOWNSTREAM = ("ingestion", "rag", "channels", "analytics")
 MAX_IN_FLIGHT = 512

@@ -2,7 +2,7 @@
 
 Setup: an embedded Postgres and Redis, migrated; a tenant and its owner created through the gateway's
 onboarding service and a WhatsApp channel through `POST /api/v1/channels` (an in-process gateway, gone
-before the clock starts); the six documents of `/work/shared/eval/restaurant` indexed by the ingestion
+before the clock starts); the six documents of `../shared/eval/restaurant` indexed by the ingestion
 service as a process (default `local` embedder, Universal Sentence Encoder), which is then stopped.
 The rag service runs as a process (`python -m wafaa.rag`, default `local` query embedder and pgvector,
 every other setting at its default) with `TURN_WINDOW_SECONDS=0`: the debounce window is a deliberate

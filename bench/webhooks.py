@@ -4,7 +4,7 @@
 The gateway runs as in production (`python -m wafaa.gateway`, one uvicorn process, LOG_LEVEL=WARNING) on
 an embedded Postgres and Redis, migrated; a tenant and owner are created through the platform API and a
 WhatsApp channel through `POST /api/v1/channels` (`access_token` "EAAG-bench-token"). Every request is
-`POST /api/v1/webhooks/whatsapp` with the body of `/work/shared/reference/meta-payloads/wa_text.json`
+`POST /api/v1/webhooks/whatsapp` with the body of `../shared/reference/meta-payloads/wa_text.json`
 (compact JSON), `metadata.phone_number_id` set to that channel and a unique `messages[0].id`, signed
 with `X-Hub-Signature-256` = `sign(raw, DEV_META_APP_SECRET)`. So each request parses the body, looks up
 the channel route in Postgres, checks the HMAC, claims the message id in Redis (`SET NX EX`) and appends
@@ -42,7 +42,7 @@ from wafaa.gateway.config import DEV_META_APP_SECRET
 from wafaa.gateway.webhooks.signature import sign
 
 PATH = "/api/v1/webhooks/whatsapp"
-PAYLOAD = Path("/work/shared/reference/meta-payloads/wa_text.json")
+PAYLOAD = Path(__file__).resolve().parents[2] / "shared" / "reference" / "meta-payloads" / "wa_text.json"
 MARKER = "wamid.BENCH-MESSAGE-ID"
 
 
