@@ -18,8 +18,10 @@ Load: simulated WhatsApp customers (distinct phone numbers, the channel's id as 
 its `ReplyReady` before asking its next question of `questions.jsonl` (customer i of N starts at offset
 i × 132 / N; the one question that reads as a complaint is left out, as would be any asking for a person:
 those hand the conversation to a person). First one customer alone (its first message, which loads the
-embedding model, not counted): the service's latency with nothing queued. Then N customers in parallel
-with no pause between a reply and the next question; one warm-up round (every customer's first turn) is
+embedding model, not counted): the service's latency with nothing queued. Then N customers in parallel,
+each pausing before every question for `--think` s × a uniform 0.5–1.5 (people read the reply and type;
+the first pause staggers the start), or not at all with `--think 0` (a saturated closed loop, where the
+latency is the queue: conversations ÷ replies/s); one warm-up round (every customer's first turn) is
 not counted. Latency = `ReplyReady` read by this process (`XREAD BLOCK` on `wafaa.reply.ready`) minus the
 moment before the `MessageReceived` was published (CLOCK_MONOTONIC, one process); nearest-rank
 percentiles; replies/s = measured replies / time from the first measured publish to the last reply.
@@ -51,6 +53,7 @@ import contextlib
 import json
 import logging
 import os
+import random
 import shutil
 import tempfile
 import time
@@ -253,6 +256,7 @@ class Customers:
     prefix: str
     timeout_s: float
     waiting: dict[str, asyncio.Future[tuple[float, float, dict[str, Any]]]] = field(default_factory=dict)
+    think_s: float = 0.0  # each customer's pause before a question: uniform 0.5-1.5 x this
     asked: list[int] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
     missing: int = 0
@@ -313,7 +317,10 @@ class Customers:
 
         async def customer(i: int) -> list[Reply]:
             out = []
+            pauses = random.Random(f"{self.prefix}-{i}-{self.asked[i]}")
             for _ in range(rounds):
+                if self.think_s:
+                    await asyncio.sleep(pauses.uniform(0.5, 1.5) * self.think_s)
                 reply = await self.ask(i)
                 if reply is not None:
                     out.append(reply)
@@ -503,7 +510,9 @@ async def run_service(
         sampler.start()
         await broker.connect()
         publisher = EventPublisher(broker, maxlen=1_000_000, service="bench")
-        many = Customers(tenant, publisher, questions(), args.conversations, f"{run:02d}", args.timeout)
+        many = Customers(
+            tenant, publisher, questions(), args.conversations, f"{run:02d}", args.timeout, think_s=args.think
+        )
         alone = Customers(tenant, publisher, questions(), 1, f"9{run:02d}", args.timeout, waiting=many.waiting)
         reader = asyncio.create_task(
             read_replies(redis, await last_entry(redis, REPLY_STREAM), tenant.id, many.deliver)
@@ -617,7 +626,9 @@ def report(
     lines = [
         f"Knowledge: the 6 eval documents, {chunks} chunks. One customer alone asks {args.solo} questions, then "
         f"{args.conversations} customers in parallel ask {args.rounds} each (after {args.warmup_rounds} warm-up "
-        f"round(s)). `TURN_WINDOW_SECONDS=0`, every other rag setting at its default (`TURN_CONCURRENCY` 32, "
+        f"round(s)), "
+        + (f"pausing {args.think:g} s × 0.5–1.5 before each question. " if args.think else "without pauses. ")
+        + f"`TURN_WINDOW_SECONDS=0`, every other rag setting at its default (`TURN_CONCURRENCY` 32, "
         f"`DB_POOL_SIZE` 10 + 10 overflow, `EMBEDDING_THREADS` {EmbeddingSettings().embedding_threads}, "
         f"`LOG_LEVEL` {args.log_level}).",
         "",
@@ -688,10 +699,13 @@ def report(
                 f"- Target p95 under 150 ms excluding the LLM's own time (the instant fake), turn poll {r.poll_ms} ms, "
                 f"{phase.conversations} conversation(s): {met[p95 < 150 and not phase.missing]} (p95 {p95:,.0f} ms)."
             )
+    if not args.think:
+        lines.append(
+            "- With no pause between a reply and a customer's next question the parallel run keeps the service "
+            "saturated, so its latency is about conversations ÷ replies/s (Little's law): the wait builds in front "
+            "of the scarcest resource (the inbound consumer, or turns waiting for the embedder and a connection)."
+        )
     lines += [
-        "- With no pause between a reply and a customer's next question the parallel run keeps the service "
-        "saturated, so its latency is about conversations ÷ replies/s (Little's law): the wait builds in front "
-        "of the scarcest resource (the inbound consumer, or turns waiting for the embedder and a connection).",
         f"- Load average (1 min) before / after the run: {load[0]:.2f} / {load[1]:.2f} on {os.cpu_count()} CPUs.",
     ]
     return "\n".join(lines)
@@ -749,6 +763,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--conversations", type=int, default=50, help="customers in parallel")
     parser.add_argument("--rounds", type=int, default=5, help="measured questions per customer in parallel")
     parser.add_argument("--warmup-rounds", type=int, default=1, help="questions per customer before the clock")
+    parser.add_argument(
+        "--think", type=float, default=5.0, help="customers' mean pause before a question, s (0: saturated loop)"
+    )
     parser.add_argument("--solo", type=int, default=40, help="measured questions of the customer alone")
     parser.add_argument("--answerers", default="local,openai", help="LLM_PROVIDER values, comma-separated")
     parser.add_argument("--poll-ms", default="50,5", help="TURN_POLL_INTERVAL_MS values, comma-separated")
