@@ -107,3 +107,98 @@ def test_the_full_text_query_keeps_the_informative_words_and_the_arabic_article_
         "الكحولية",
     ]
     assert search_text("what is it?") == "what is it?"  # only stopwords: search the question as asked
+
+
+# Sources shaped like the ones ingestion produces: FAQ entries, policy clauses, menu lines, CSV rows.
+COMPLAINTS_FAQ = "Q33. How do I make a complaint?\nEmail care@example.ae or speak to the manager on duty."
+DELIVERY_TIME_FAQ = "Q8. How long does delivery take?\nUsually 35 to 50 minutes, longer in bad weather."
+HOURS = "Opening hours: Monday to Thursday 11:00 AM to 11:30 PM; Friday to Sunday 8:30 AM to 1:00 AM."
+TABLE_LIMIT = "On Friday and Saturday evenings tables are booked for 2 hours at a time."
+BRANCH_ROW = (
+    "name: Marina branch; area: Dubai Marina; address: Al Murjan Tower 3, Marina Walk; "
+    "phone: +971 4 455 1020; opening_hours_weekend: Fri-Sun 12:00-02:00; parking: Paid; 3 hours free"
+)
+DEPOSIT_FAQ = "Q11. Do I need to pay a deposit?\nGroups of 8 or more pay a deposit of AED 50 per person."
+GRILLS = (
+    "Mixed Grill Platter for 4 - Tawook, kofta and lamb chops to share. AED 295\n"
+    "Mixed Grill - Shish tawook, lamb kofta and lamb tikka for one. AED 89"
+)
+FRYER = "All fried items share the same fryer oil. Our kitchens handle nuts, so no dish is allergen-free."
+
+
+def test_a_question_word_matches_other_forms_of_it_in_the_sources() -> None:
+    extract = extract_answer("how do i complain about bad service", [hit(DELIVERY_TIME_FAQ), hit(COMPLAINTS_FAQ)])
+    assert extract.text.startswith("Email care@example.ae")
+
+
+def test_a_misspelt_question_word_matches_the_word_it_stands_for() -> None:
+    menu = "Mansaf - Lamb in jameed yoghurt sauce on rice. Available Friday to Sunday only. AED 105"
+    extract = extract_answer("is mansaf availble on tuesday?", [hit(menu), hit(PETS)])
+    assert "Available Friday to Sunday only" in extract.text
+
+
+def test_a_day_inside_a_range_of_days_finds_the_range() -> None:
+    extract = extract_answer("are you open on saturday? what time", [hit(TABLE_LIMIT), hit(HOURS)])
+    assert extract.text.startswith("Opening hours:")
+    arabic = "ساعات العمل: من الاثنين إلى الخميس من 11:00 صباحًا، ومن الجمعة إلى الأحد من 8:30 صباحًا."
+    assert "8:30" in extract_answer("ما هي ساعات العمل يوم السبت؟", [hit(PETS), hit(arabic)], "ar").text
+
+
+def test_a_table_row_answers_with_the_fields_asked_about() -> None:
+    extract = extract_answer("where is the marina branch exactly", [hit(BRANCH_ROW), hit(PETS)])
+    assert extract.text.startswith("Marina branch - address: Al Murjan Tower 3, Marina Walk.")
+    assert "Paid; 3 hours free" not in extract.text
+
+
+def test_the_sentence_giving_the_kind_of_answer_asked_for_comes_first() -> None:
+    zones = "Delivery zones: we deliver from the Abu Dhabi branch within a radius of 7 km."
+    emirates = "We deliver in Dubai and Abu Dhabi only, from the branch nearest to you."
+    extract = extract_answer("how far do you deliver from the abu dhabi branch", [hit(emirates), hit(zones)])
+    assert extract.text.startswith("Delivery zones:") and "7 km" in extract.text
+
+
+def test_a_second_sentence_joins_when_it_gives_the_kind_of_answer_still_missing() -> None:
+    areas = "Al Reem Island and the Corniche are served by our Abu Dhabi branch."
+    fees = "Delivery fee: AED 7 within 3 km of a branch, AED 12 beyond."
+    question = "we just moved to al reem island, which of your branches covers us and whats the fee"
+    extract = extract_answer(question, [hit(areas), hit(PETS), hit(fees), hit(PAYMENTS)])
+    assert extract.text == f"{areas} {fees}"
+
+
+def test_an_faq_entry_whose_question_the_customer_asks_answers_a_long_question() -> None:
+    question = "we r 10 people for friday dinner, do we need to pay deposit?"
+    extract = extract_answer(question, [hit(DEPOSIT_FAQ), hit(HOURS)])
+    assert extract.text == "Groups of 8 or more pay a deposit of AED 50 per person."
+
+
+def test_the_menu_line_of_the_dish_named_comes_before_dishes_that_mention_it() -> None:
+    extract = extract_answer("whats in the mixed grill exactly", [hit(GRILLS, "CHARCOAL GRILLS")])
+    assert extract.text.startswith("Mixed Grill - Shish tawook, lamb kofta and lamb tikka")
+
+
+def test_a_repeated_word_the_sources_never_use_gets_no_answer() -> None:
+    question = "what oil do u fry in? peanut oil? my son has peanut allergy"
+    assert extract_answer(question, [hit(FRYER), hit(PETS)]).text == ""
+    assert extract_answer("what oil do u fry in? my son has a nut allergy", [hit(FRYER), hit(PETS)]).text
+
+
+def test_a_clause_title_and_the_overlap_a_chunk_repeats_are_not_said_alone() -> None:
+    clause = (
+        "we never refund in cash.\n3.2 Refund timing. Refunds to a card appear within 5 to 7 working days, depending "
+        "on your bank and on the card scheme, and a confirmation is sent by e-mail once the refund is issued. "
+        "Cash-on-delivery orders are refunded by bank transfer or as store credit, whichever you choose, also "
+        "within the same period."
+    )
+    extract = extract_answer(
+        "how long does a refund to my card take", [hit("3. REFUND POLICY\n" + clause, "3. REFUND POLICY")]
+    )
+    assert extract.text.startswith("3.2 Refund timing. Refunds to a card appear within 5 to 7 working days")
+    assert "never refund in cash" not in extract.text
+
+
+def test_a_partial_match_is_trusted_less_in_a_chunk_retrieval_ranked_low() -> None:
+    vouchers = hit("Gift vouchers can be bought at any branch.")
+    others = [hit(f"Our terrace number {i} has outdoor seating and free parking.") for i in range(11)]
+    question = "do you sell gift vouchers for weddings abroad"
+    assert extract_answer(question, [vouchers, *others]).text == "Gift vouchers can be bought at any branch."
+    assert extract_answer(question, [*others, vouchers]).text == ""

@@ -95,7 +95,8 @@ def _cosines(target: np.ndarray, others: list[np.ndarray]) -> np.ndarray:
     matrix = np.stack(same)
     norms = np.linalg.norm(matrix, axis=1) * np.linalg.norm(target)
     dots = matrix @ target
-    return np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
+    cosines: np.ndarray = np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
+    return cosines
 
 
 class SupportChecker:
