@@ -55,6 +55,11 @@ async def test_each_eval_document_becomes_ready_with_citation_locations_and_dele
         assert status["chunk_count"] > 0 and status["duration_ms"] is not None
         statuses = [e["payload"]["status"] for e in await status_events(redis, doc)]
         assert statuses[0] == "processing" and statuses[-1] == "ready"
+        # published just before the chunks' transaction commits: the rows follow within moments
+        await eventually(
+            lambda d=doc: chunk_rows(admin_engine, d),
+            lambda r, n=status["chunk_count"]: len(r) == n,
+        )
 
     menu = await chunk_rows(admin_engine, docs["menu.pdf"])
     assert (await final_status(redis, docs["menu.pdf"]))["page_count"] == 3
@@ -165,8 +170,9 @@ async def test_reprocess_with_a_new_chunk_size_rechunks_the_document(
     path = place_upload(uploads, tenant, doc, EVAL / "policies.txt")
     first = uploaded(tenant, doc, path, "text/plain", chunk_size=400, chunk_overlap=50)
     await publisher.publish(first)
-    await eventually(lambda: final_status(redis, doc), lambda s: s is not None and s["status"] == "ready")
-    before = await chunk_rows(admin_engine, doc)
+    ready = await eventually(lambda: final_status(redis, doc), lambda s: s is not None and s["status"] == "ready")
+    # `ready` goes out just before the chunks' transaction commits (so a crash never loses it): wait for them
+    before = await eventually(lambda: chunk_rows(admin_engine, doc), lambda r: len(r) == ready["chunk_count"])
 
     await redis.delete("wafaa.document.status_changed")
     again = DocumentReprocessRequested(
@@ -175,7 +181,7 @@ async def test_reprocess_with_a_new_chunk_size_rechunks_the_document(
     await publisher.publish(again)
     status = await eventually(lambda: final_status(redis, doc), lambda s: s is not None, timeout=30)
     assert status["status"] == "ready"
-    after = await chunk_rows(admin_engine, doc)
+    after = await eventually(lambda: chunk_rows(admin_engine, doc), lambda r: len(r) == status["chunk_count"])
     assert len(after) == status["chunk_count"] < len(before)
     assert max(len(r["text"]) for r in after) > 400
     assert [r["ordinal"] for r in after] == list(range(len(after)))

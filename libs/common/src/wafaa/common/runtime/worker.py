@@ -45,7 +45,7 @@ def until_redis_answers() -> AsyncRetrying:
     """Retry while Redis is unreachable or too slow to answer (never gives up; SIGTERM cancels it)."""
     return AsyncRetrying(
         retry=retry_if_exception_type((RedisConnectionError, RedisTimeoutError, OSError)),
-        wait=wait_exponential_jitter(initial=0.2, max=5.0),
+        wait=wait_exponential_jitter(multiplier=0.2, max=5.0),
         before_sleep=before_sleep_log(logger, logging.WARNING),
         reraise=True,
     )
