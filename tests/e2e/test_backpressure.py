@@ -34,6 +34,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bench.measure import percentile
 from tests.fixtures.fake_graph import FakeGraphApi, Recorded
 from tests.fixtures.faults import Inbound, backlog, quiet, whatsapp_text
 from tests.fixtures.processes import ServiceProcess
@@ -126,11 +127,6 @@ def platform_message_id(fields: dict[bytes, bytes]) -> str | None:
 
 async def stream_lengths(redis: Redis) -> dict[str, int]:
     return {s: int(await redis.xlen(s)) for s in CONSUMER_GROUPS if await redis.exists(s)}
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def rows(engine: AsyncEngine, sql: str, **params: Any) -> list[Any]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import ClassVar
 
 import pytest
@@ -31,44 +33,47 @@ async def _entries(redis: Redis, stream: str) -> list[bytes]:
     return [fields[b"__data__"] for _id, fields in await redis.xrange(stream)]
 
 
-async def test_an_entry_is_written_as_publish_writes_it_and_only_for_a_new_claim(
-    infra: Infrastructure, redis: Redis
-) -> None:
-    probe = _probe_type()
-    broker = RedisBroker(infra.redis_url)
-    publisher = EventPublisher(broker, maxlen=1_000, service="tests", redis=redis)
-    await broker.connect()
-    try:
-        event = probe.model_validate(message_received(uuid.uuid4()).model_dump())
-        claim = f"test:claim:{uuid.uuid4().hex}"
-        await publisher.publish(event, request_id="req-1")
-        assert await publisher.publish_once(event, claim=claim, ttl_seconds=60, request_id="req-1") is True
-        plain, once = await _entries(redis, probe.stream)
-        assert once == plain, "consumers read it like any published event"
-        assert await redis.get(claim) == str(event.event_id).encode()
-        assert 0 < await redis.ttl(claim) <= 60
-        assert await publisher.publish_once(event, claim=claim, ttl_seconds=60) is False
-        assert len(await _entries(redis, probe.stream)) == 2, "a held claim appends nothing"
-    finally:
-        await broker.stop()
-        await redis.delete(probe.stream)
+@dataclass
+class Probe:
+    publisher: EventPublisher
+    event: MessageReceived
+    claim: str
 
 
-async def test_a_refused_append_releases_its_claim(infra: Infrastructure, redis: Redis) -> None:
-    probe = _probe_type()
+@pytest.fixture
+async def probe(infra: Infrastructure, redis: Redis) -> AsyncIterator[Probe]:
+    """A connected publisher, an event on a stream of its own and a fresh claim key; the stream goes after."""
+    kind = _probe_type()
     broker = RedisBroker(infra.redis_url)
-    publisher = EventPublisher(broker, maxlen=1_000, service="tests", redis=redis)
     await broker.connect()
     try:
-        event = probe.model_validate(message_received(uuid.uuid4()).model_dump())
-        claim = f"test:claim:{uuid.uuid4().hex}"
-        await redis.set(probe.stream, "not a stream")  # XADD fails with WRONGTYPE inside the script
-        with pytest.raises(ResponseError, match="WRONGTYPE"):
-            await publisher.publish_once(event, claim=claim, ttl_seconds=60)
-        assert await redis.exists(claim) == 0, "no claim outlives a failed append"
-        await redis.delete(probe.stream)
-        assert await publisher.publish_once(event, claim=claim, ttl_seconds=60) is True
-        assert len(await _entries(redis, probe.stream)) == 1
+        event = kind.model_validate(message_received(uuid.uuid4()).model_dump())
+        yield Probe(
+            EventPublisher(broker, maxlen=1_000, service="tests", redis=redis), event, f"test:claim:{uuid.uuid4().hex}"
+        )
     finally:
         await broker.stop()
-        await redis.delete(probe.stream)
+        await redis.delete(kind.stream)
+
+
+async def test_an_entry_is_written_as_publish_writes_it_and_only_for_a_new_claim(probe: Probe, redis: Redis) -> None:
+    publisher, event, claim = probe.publisher, probe.event, probe.claim
+    await publisher.publish(event, request_id="req-1")
+    assert await publisher.publish_once(event, claim=claim, ttl_seconds=60, request_id="req-1") is True
+    plain, once = await _entries(redis, event.stream)
+    assert once == plain, "consumers read it like any published event"
+    assert await redis.get(claim) == str(event.event_id).encode()
+    assert 0 < await redis.ttl(claim) <= 60
+    assert await publisher.publish_once(event, claim=claim, ttl_seconds=60) is False
+    assert len(await _entries(redis, event.stream)) == 2, "a held claim appends nothing"
+
+
+async def test_a_refused_append_releases_its_claim(probe: Probe, redis: Redis) -> None:
+    publisher, event, claim = probe.publisher, probe.event, probe.claim
+    await redis.set(event.stream, "not a stream")  # XADD fails with WRONGTYPE inside the script
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        await publisher.publish_once(event, claim=claim, ttl_seconds=60)
+    assert await redis.exists(claim) == 0, "no claim outlives a failed append"
+    await redis.delete(event.stream)
+    assert await publisher.publish_once(event, claim=claim, ttl_seconds=60) is True
+    assert len(await _entries(redis, event.stream)) == 1
