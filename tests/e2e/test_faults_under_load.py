@@ -418,8 +418,9 @@ async def test_under_every_fault_each_message_is_stored_once_and_answered_once(
     assert all(code == 200 for code in ready.values()), f"not ready at the end: {ready}{context}"
     assert {n: sorted(p.pid for p in procs) for n, procs in stack.live.items()} == pids_after_restarts
     assert all(p.proc is not None and p.proc.poll() is None for p in stack.processes())
-    # a process still running 60 s after SIGTERM (graceful_timeout 10 s): see the xfail below
+    # stopped by SIGTERM itself: not killed after 60 s, nor ended by the shutdown watchdog (exit 70)
     not_graceful = {n: code for n, code in stack.sigterm_exits.items() if code not in (0, -signal.SIGTERM)}
+    assert not not_graceful, f"SIGTERM did not stop {not_graceful} gracefully; logs and stacks in {stack.artifacts}"
     assert documents == ["ready"] * TENANTS, documents
 
     # ---- one reply per text: rag wrote one, channels delivered it ----------------------------
@@ -443,14 +444,9 @@ async def test_under_every_fault_each_message_is_stored_once_and_answered_once(
             f" texts got a second reply outside the sender's window, {len(same_entry_twice)} dead-letter streams hold"
             f" one entry twice"
         )
-    if not_graceful:
-        bugs.append(
-            f"SIGTERM did not stop {sorted(not_graceful)} within 60 s (GRACEFUL_TIMEOUT=10); py-spy stacks in"
-            f" {stack.artifacts}"
-        )
     if bugs:
         pytest.xfail("known product bugs: " + "; ".join(bugs) + f"; summary in {ARTIFACTS}")
-    assert not unexplained and not same_entry_twice and not not_graceful
+    assert not unexplained and not same_entry_twice
 
 
 async def test_a_batch_slower_than_the_reclaim_idle_time_sends_each_reply_once(

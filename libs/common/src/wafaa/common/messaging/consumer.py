@@ -55,6 +55,7 @@ DEAD_REASON_HEADER = "x-dead-reason"
 DEAD_ENTRY_HEADER = "x-dead-entry-id"
 DEAD_DELIVERIES_HEADER = "x-dead-deliveries"
 DEAD_GROUP_HEADER = "x-dead-group"
+CANCEL_WAIT_SECONDS = 5.0
 
 
 class _AsyncContext(ContextField):
@@ -269,8 +270,10 @@ class _EntryRunner:
             _, late = await asyncio.wait(set(self._running), timeout=seconds)
             for task in late:
                 task.cancel()
-            if late:
-                await asyncio.wait(late)
+            if late:  # bounded: a task may swallow its cancellation (see the shutdown watchdog)
+                _, stuck = await asyncio.wait(late, timeout=CANCEL_WAIT_SECONDS)
+                if stuck:
+                    logger.warning("%d handlers of %s ignored their cancellation", len(stuck), self.stream)
         if self._renewer is not None:  # what is left pending goes to the reclaimers
             self._renewer.cancel()
             self._held.clear()

@@ -2,7 +2,9 @@
 
 `/health` answers while the process is alive, `/ready` once Postgres and Redis both answer,
 `/metrics` in the Prometheus text format. SIGTERM (from uvicorn) stops the broker gracefully:
-handlers in flight finish within `graceful_timeout`, anything unacknowledged stays pending.
+handlers in flight finish within `graceful_timeout`, anything unacknowledged stays pending. A
+shutdown still running at its deadline logs the tasks it waits for and ends the process (see
+`watchdog`).
 
 A worker that starts while Redis is restarting, loading its append-only file or too busy to answer
 keeps trying (with backoff, each failure logged, `/ready` 503 meanwhile) instead of giving up: FastStream
@@ -36,6 +38,7 @@ from wafaa.common.messaging.consumer import ConsumerOptions, EventConsumer
 from wafaa.common.messaging.publisher import EventPublisher
 from wafaa.common.messaging.topology import ensure_groups
 from wafaa.common.observability.logging import configure_logging
+from wafaa.common.runtime.watchdog import ShutdownWatchdog, shutdown_deadline
 
 E = TypeVar("E", bound=Event[Any])
 logger = logging.getLogger(__name__)
@@ -82,6 +85,7 @@ class WorkerRuntime:
         self.redis = Redis.from_url(settings.redis_url.get_secret_value())
         self.consumer = EventConsumer(self.broker, ConsumerOptions.from_settings(settings, service), self.redis)
         self.publisher = EventPublisher(self.broker, maxlen=settings.stream_maxlen, service=service, redis=self.redis)
+        self.watchdog = ShutdownWatchdog(shutdown_deadline(settings.graceful_timeout))
 
     def on(
         self, event_type: type[E], handler: TransactionalHandler[E], *, inbox: type[Any], concurrency: int = 1
@@ -142,6 +146,10 @@ class WorkerRuntime:
                 with attempt:
                     await ensure_groups(self.redis)
 
+        @app.on_shutdown
+        async def start_the_clock() -> None:
+            self.watchdog.arm()
+
         @app.after_shutdown
         async def close() -> None:
             # the broker stopped reading; entries still handled (concurrency > 1) finish before the pools close
@@ -149,6 +157,7 @@ class WorkerRuntime:
             if self.db is not None:
                 await self.db.dispose()
             await self.redis.aclose()
+            self.watchdog.disarm()
 
         return app
 

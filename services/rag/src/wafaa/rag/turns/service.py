@@ -84,6 +84,7 @@ class Responder:
         self.scheduler = TurnScheduler(redis, settings.turn_lease_seconds)
         self.support = SupportChecker(embedder.embed)
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
 
     # --- scheduling ---------------------------------------------------------------------
@@ -97,28 +98,37 @@ class Responder:
         self._task = asyncio.create_task(self._loop(), name="rag-turns")
 
     async def stop(self) -> None:
-        """Stop claiming; let turns in flight finish."""
+        """Stop claiming; let turns in flight finish (each within `graceful_timeout`).
+
+        The loop is asked to stop and ends at its next step, never in the middle of a claim: a
+        cancellation delivered inside a Redis call was seen swallowed there, and the loop then slept on
+        with its cancellation pending, keeping the process alive after SIGTERM. Cancelling stays the
+        fallback, with a bound on the wait.
+        """
         if self._task is not None:
-            self._task.cancel()
+            self._stopping.set()
+            _, late = await asyncio.wait({self._task}, timeout=self.settings.graceful_timeout)
+            for task in late:
+                task.cancel()
+                logger.warning("the turn loop did not stop when asked; cancelled")
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await asyncio.wait({self._task}, timeout=1.0)
         if self._running:
             await asyncio.wait(self._running, timeout=self.settings.graceful_timeout)
 
     async def _loop(self) -> None:
         interval = self.settings.turn_poll_interval_ms / 1000
-        while True:
+        while not self._stopping.is_set():
             try:
                 free = self.settings.turn_concurrency - len(self._running)
                 for key, lease in await self.scheduler.claim(free):
                     task = asyncio.create_task(self._run(key, lease))
                     self._running.add(task)
                     task.add_done_callback(self._running.discard)
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 logger.exception("claiming turns failed")
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), interval)
 
     async def _run(self, key: TurnKey, lease: float) -> None:
         try:
