@@ -93,18 +93,28 @@ class ReplySender:
         if not await lock.acquire():
             raise TransientError("this reply is still being sent by another process")
 
+        sent = asyncio.Event()
+
         async def renew() -> None:
             while True:
-                await asyncio.sleep(SEND_LOCK_SECONDS / 3)
-                await lock.reacquire()
+                try:
+                    await asyncio.wait_for(sent.wait(), SEND_LOCK_SECONDS / 3)
+                    return
+                except TimeoutError:
+                    await lock.reacquire()
 
+        # Asked to stop rather than cancelled: a cancellation delivered inside a Redis call can be
+        # swallowed there, and an endless renewal would then hold the reply and its lock forever.
         renewing = asyncio.create_task(renew())
         try:
             yield
         finally:
-            renewing.cancel()
-            with contextlib.suppress(asyncio.CancelledError, LockError):
-                await renewing
+            sent.set()
+            await asyncio.wait({renewing}, timeout=SEND_LOCK_SECONDS / 3)
+            if not renewing.done():
+                renewing.cancel()
+            elif not renewing.cancelled() and not isinstance(error := renewing.exception(), LockError | None):
+                raise error  # a lost lock (LockError) is said below
             try:
                 await lock.release()
             except LockError:
