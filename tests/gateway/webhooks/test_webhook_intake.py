@@ -200,6 +200,21 @@ async def test_a_gateway_that_cannot_store_the_event_answers_503_never_200(
     assert again.status_code == 200, again.text
 
 
+async def test_a_burst_beyond_the_redis_pool_waits_for_a_connection_and_is_stored_whole(
+    infra: Infrastructure, redis: Redis
+) -> None:
+    # Ten times more webhooks at once than Redis connections: each waits for one (redis-py's default
+    # pool raised "Too many connections" at once instead, and Meta got 503s while Redis was idle).
+    async with running_gateway(gateway_settings(infra, redis_max_connections=4)) as (app, client):
+        owner = await create_tenant_with_owner(app)
+        channel = await connect_whatsapp(Gateway(app, client), owner)
+        bodies = [whatsapp_text(channel["external_account_id"]) for _ in range(40)]
+        responses = await asyncio.gather(*(post(client, raw) for raw in bodies))
+    assert [r.status_code for r in responses] == [200] * 40, {r.status_code: r.text for r in responses}
+    stored = {e["payload"]["platform_message_id"] for e in await events(redis)}
+    assert stored == {json.loads(raw)["entry"][0]["changes"][0]["value"]["messages"][0]["id"] for raw in bodies}
+
+
 async def test_channel_routes_are_reused_briefly_new_channels_at_once_changes_within_the_cache_time(
     infra: Infrastructure, redis: Redis
 ) -> None:

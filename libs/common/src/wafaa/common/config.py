@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_DATABASE_PASSWORD = "wafaa-dev-app"  # noqa: S105 - the development default, refused in production
@@ -38,6 +38,8 @@ class CommonSettings(BaseSettings):
     reclaim_poll_interval_ms: int = 1_000
     max_deliveries: int = 5
     graceful_timeout: float = 20.0
+    redis_max_connections: int = Field(default=100, ge=1)
+    redis_pool_timeout_seconds: float = Field(default=5.0, gt=0)
 
     # Database
     db_pool_size: int = 10

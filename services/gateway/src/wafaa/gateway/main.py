@@ -20,6 +20,7 @@ from wafaa.common.db.inbox import TransactionalHandler
 from wafaa.common.events import ALL_EVENTS, ChannelPaused, DocumentStatusChanged, Event
 from wafaa.common.knowledge import make_vector_store
 from wafaa.common.messaging import ConsumerOptions, EventConsumer, EventPublisher, ensure_groups
+from wafaa.common.messaging.client import redis_client
 from wafaa.common.meta import GraphClient
 from wafaa.common.observability import configure_logging
 from wafaa.common.providers import make_embedder
@@ -103,7 +104,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     broker = make_broker(settings)
     _declare_event_catalog(broker, settings.stream_maxlen)
     db = Database.from_settings(settings)
-    redis = Redis.from_url(settings.redis_url.get_secret_value())
+    redis = redis_client(settings)
     consumer = EventConsumer(broker, ConsumerOptions.from_settings(settings, "gateway"), redis)
     subscribe_handlers(consumer, db)
     asyncapi = AsyncAPI(broker, title="Wafaa AI Concierge events", version="1.0.0")

@@ -25,7 +25,6 @@ from faststream.asgi import AsgiFastStream
 from faststream.redis import RedisBroker
 from faststream.specification import AsyncAPI
 from prometheus_client import make_asgi_app
-from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception_type, wait_exponential_jitter
@@ -34,6 +33,7 @@ from wafaa.common.config import CommonSettings
 from wafaa.common.db.engine import Database
 from wafaa.common.db.inbox import TransactionalHandler, exactly_once
 from wafaa.common.events import Event
+from wafaa.common.messaging.client import redis_client
 from wafaa.common.messaging.consumer import ConsumerOptions, EventConsumer
 from wafaa.common.messaging.publisher import EventPublisher
 from wafaa.common.messaging.topology import ensure_groups
@@ -82,7 +82,7 @@ class WorkerRuntime:
         configure_logging(service, settings.log_level, settings.log_format)
         self.broker = make_broker(settings)
         self.db = Database.from_settings(settings) if use_database else None
-        self.redis = Redis.from_url(settings.redis_url.get_secret_value())
+        self.redis = redis_client(settings)
         self.consumer = EventConsumer(self.broker, ConsumerOptions.from_settings(settings, service), self.redis)
         self.publisher = EventPublisher(self.broker, maxlen=settings.stream_maxlen, service=service, redis=self.redis)
         self.watchdog = ShutdownWatchdog(shutdown_deadline(settings.graceful_timeout))
