@@ -543,6 +543,22 @@ async def wait_replies(deliveries: Deliveries, ids: set[str], timeout: float) ->
     return deliveries.answered(ids)
 
 
+async def drain(deliveries: Deliveries, ids: set[str], idle_timeout: float, timeout: float) -> bool:
+    """Wait until every message in `ids` has a reply (True), or none came for `idle_timeout` s, or `timeout`."""
+    last_count, last_change = -1, time.monotonic()
+    deadline = time.monotonic() + timeout
+    while True:
+        deliveries.poll()
+        count = deliveries.answered(ids)
+        if count >= len(ids):
+            return True
+        if count != last_count:
+            last_count, last_change = count, time.monotonic()
+        if time.monotonic() - last_change > idle_timeout or time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.2)
+
+
 async def pipeline(
     infra: Infrastructure,
     gateway: ServiceProcess,
@@ -596,19 +612,7 @@ async def pipeline(
         "lag": await group_lag(redis),
     }
     ok_ids = {s.message.id for s in sent if not s.duplicate and s.status is not None and 200 <= s.status < 300}
-    last_count, last_change = -1, time.monotonic()
-    deadline = time.monotonic() + args.drain_timeout
-    while True:
-        deliveries.poll()
-        count = deliveries.answered(ok_ids)
-        if count != last_count:
-            last_count, last_change = count, time.monotonic()
-        if count >= len(ok_ids):
-            break
-        if time.monotonic() - last_change > args.idle_timeout or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.2)
-    drained = count >= len(ok_ids)
+    drained = await drain(deliveries, ok_ids, args.idle_timeout, args.drain_timeout)
     drain_end = deliveries.last_at
     await asyncio.sleep(args.settle)  # late duplicates would show here
     deliveries.poll()
@@ -930,6 +934,24 @@ def report(
 # --- Main ---------------------------------------------------------------------------------------
 
 
+def service_env(
+    infra: Infrastructure, graph_url: str, uploads: Path, log_level: str, turn_window: float
+) -> dict[str, str]:
+    """The settings every service process gets: defaults, except what the module docstring lists."""
+    return {
+        "DATABASE_URL": infra.app_url,
+        "REDIS_URL": infra.redis_url,
+        "LOG_LEVEL": log_level,
+        "UPLOADS_DIR": str(uploads),
+        "WHATSAPP_API_BASE_URL": graph_url,
+        "INSTAGRAM_API_BASE_URL": graph_url,
+        "LLM_PROVIDER": "local",
+        "TURN_WINDOW_SECONDS": str(turn_window),
+        "BCRYPT_ROUNDS": "4",
+        "ACCESS_TOKEN_MINUTES": "240",
+    }
+
+
 async def run(args: argparse.Namespace) -> str:
     """Infrastructure, services, tenants; the pipeline; the floors; the report."""
     logs = Path(tempfile.mkdtemp(prefix="bench-pipeline-logs-"))
@@ -941,18 +963,7 @@ async def run(args: argparse.Namespace) -> str:
         for infra in provide_infrastructure():
             await migrate(infra.admin_url, infra.app_url)
             with graph_process(sends) as (graph_url, graph_pid):
-                env = {
-                    "DATABASE_URL": infra.app_url,
-                    "REDIS_URL": infra.redis_url,
-                    "LOG_LEVEL": args.log_level,
-                    "UPLOADS_DIR": str(uploads),
-                    "WHATSAPP_API_BASE_URL": graph_url,
-                    "INSTAGRAM_API_BASE_URL": graph_url,
-                    "LLM_PROVIDER": "local",
-                    "TURN_WINDOW_SECONDS": str(args.turn_window),
-                    "BCRYPT_ROUNDS": "4",
-                    "ACCESS_TOKEN_MINUTES": "240",
-                }
+                env = service_env(infra, graph_url, uploads, args.log_level, args.turn_window)
                 procs = {"gateway": ServiceProcess("wafaa.gateway", env, logs).start()}
                 procs |= {name: ServiceProcess(f"wafaa.{name}", env, logs).start() for name in DOWNSTREAM}
                 try:

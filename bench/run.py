@@ -1,6 +1,7 @@
 """Every benchmark, one after the other (`make bench`); each rewrites its own section of RESULTS.md.
 
-`python -m bench.run` runs them all (about an hour on 2 cores); `--only rag pipeline` picks some.
+`python -m bench.run` runs them all (about an hour and a half on 2 cores, the soak included);
+`--only rag pipeline` picks some.
 Each runs as its own process with its default options, so a failure in one is reported and the
 others still run. Run on a quiet machine: the numbers are only comparable within one section.
 """
@@ -13,7 +14,7 @@ import sys
 import time
 
 # In order of the sections of RESULTS.md; the dashboard's numbers come from tests/e2e/test_dashboard.py.
-BENCHMARKS = ("bus", "ingestion", "auth", "webhooks", "rag", "pipeline", "analytics")
+BENCHMARKS = ("bus", "ingestion", "auth", "webhooks", "rag", "pipeline", "soak", "analytics")
 
 
 def main(argv: list[str] | None = None) -> None:
