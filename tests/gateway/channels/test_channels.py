@@ -133,6 +133,20 @@ async def test_a_rotated_token_that_cannot_be_sent_in_a_header_is_422_and_change
     assert channel["access_token"] == "…1234" and channel["updated_at"] == created["updated_at"]
 
 
+async def test_a_token_expiry_must_be_iso_text_not_a_number_read_as_unix_time(gateway: Gateway) -> None:
+    owner = await create_tenant_with_owner(gateway.app)
+    headers = await headers_for(gateway.client, owner)
+    created = (await gateway.client.post("/api/v1/channels", json=whatsapp(), headers=headers)).json()
+    url = f"/api/v1/channels/{created['id']}"
+    # Found by the schema battery: 156 was accepted and stored as 1970-01-01T00:02:36Z.
+    for value in (156, 1.5e9, True):
+        response = await gateway.client.patch(url, json={"token_expires_at": value}, headers=headers)
+        assert response.status_code == 422 and response.json()["code"] == "validation_error", value
+    assert (await gateway.client.get(url, headers=headers)).json()["token_expires_at"] is None
+    response = await gateway.client.patch(url, json={"token_expires_at": "2026-12-31T23:59:00Z"}, headers=headers)
+    assert response.status_code == 200 and response.json()["token_expires_at"] == "2026-12-31T23:59:00Z"
+
+
 async def test_pausing_and_rotating_the_token(gateway: Gateway, admin_engine: AsyncEngine) -> None:
     owner = await create_tenant_with_owner(gateway.app)
     headers = await headers_for(gateway.client, owner)

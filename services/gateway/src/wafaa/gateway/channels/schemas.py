@@ -8,6 +8,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from wafaa.gateway.schema_types import IsoDatetime
+
 _ID = Field(min_length=1, max_length=100, pattern=r"^[0-9A-Za-z_.:-]+$")
 # Access tokens travel in an HTTP `Authorization` header: visible ASCII only, as Meta issues them.
 _TOKEN_PATTERN = r"^[\x21-\x7e]+$"  # noqa: S105 - a pattern, not a password
@@ -47,7 +49,7 @@ class ChannelUpdate(BaseModel):
     app_secret: str | None = Field(default=None, min_length=8, max_length=500)
     verify_token: str | None = Field(default=None, min_length=8, max_length=200)
     status: Literal["active", "paused"] | None = None
-    token_expires_at: datetime | None = None
+    token_expires_at: IsoDatetime | None = None
 
 
 class ChannelRead(BaseModel):

@@ -8,6 +8,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from wafaa.gateway.schema_types import IsoDatetime
+
 DocumentStatus = Literal["queued", "processing", "ready", "failed"]
 FileType = Literal["pdf", "docx", "txt", "md", "csv", "json", "html"]
 
@@ -20,8 +22,8 @@ class KnowledgeDocumentMetadata(BaseModel):
     title: str | None = Field(default=None, min_length=1, max_length=300)
     tags: list[str] = Field(default_factory=list, max_length=20)
     language: str | None = Field(default=None, min_length=2, max_length=16, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]+)*$")
-    valid_from: datetime | None = None
-    valid_to: datetime | None = None
+    valid_from: IsoDatetime | None = None
+    valid_to: IsoDatetime | None = None
 
     @field_validator("tags")
     @classmethod
