@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from alembic import context, op
@@ -58,6 +61,23 @@ def enable_tenant_rls(table: str, *, tenant_column: str = "tenant_id") -> None:
 def grant_service(table: str, privileges: str = "SELECT, INSERT, UPDATE, DELETE") -> None:
     """Give the services' group role the privileges it needs on a table (never ownership)."""
     op.execute(f"GRANT {privileges} ON {table} TO {SERVICE_ROLE}")
+
+
+def grant_function(signature: str) -> None:
+    """Only the services' group role may call a function (`schema.name(argument types)`): PUBLIC's
+    default EXECUTE is revoked."""
+    op.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
+    op.execute(f"GRANT EXECUTE ON FUNCTION {signature} TO {SERVICE_ROLE}")
+
+
+def earlier_revision(migration_file: str, name: str) -> ModuleType:
+    """An earlier migration of the same history (`name`, its file's stem next to `migration_file`),
+    loaded from its file since a versions folder is no package: to reuse its SQL, e.g. in a downgrade."""
+    spec = importlib.util.spec_from_file_location(name, Path(migration_file).with_name(f"{name}.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def tenant_table(

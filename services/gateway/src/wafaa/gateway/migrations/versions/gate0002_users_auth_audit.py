@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from wafaa.common.db.migrations import SERVICE_ROLE, tenant_table
+from wafaa.common.db.migrations import grant_function, tenant_table
 
 revision: str = "gate0002"
 down_revision: str | None = "gate0001"
@@ -122,8 +122,7 @@ def upgrade() -> None:
         $$
         """
     )
-    op.execute("REVOKE ALL ON FUNCTION gateway.find_login(text) FROM PUBLIC")
-    op.execute(f"GRANT EXECUTE ON FUNCTION gateway.find_login(text) TO {SERVICE_ROLE}")
+    grant_function("gateway.find_login(text)")
 
 
 def downgrade() -> None:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from wafaa.common.db.migrations import SERVICE_ROLE, read_view, tenant_table
+from wafaa.common.db.migrations import grant_function, read_view, tenant_table
 
 
 revision: str = 'gate0003'
@@ -75,8 +75,7 @@ def upgrade() -> None:
         $$
         """
     )
-    op.execute("REVOKE ALL ON FUNCTION gateway.route_webhook(text, text) FROM PUBLIC")
-    op.execute(f"GRANT EXECUTE ON FUNCTION gateway.route_webhook(text, text) TO {SERVICE_ROLE}")
+    grant_function("gateway.route_webhook(text, text)")
     # The verification handshake names no channel either: the channels' own verify tokens
     # (encrypted; compared by the gateway after decrypting) for one platform.
     op.execute(
@@ -91,8 +90,7 @@ def upgrade() -> None:
         $$
         """
     )
-    op.execute("REVOKE ALL ON FUNCTION gateway.webhook_verify_tokens(text) FROM PUBLIC")
-    op.execute(f"GRANT EXECUTE ON FUNCTION gateway.webhook_verify_tokens(text) TO {SERVICE_ROLE}")
+    grant_function("gateway.webhook_verify_tokens(text)")
 
 
 def downgrade() -> None:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from wafaa.common.db.migrations import SERVICE_ROLE, tenant_table
+from wafaa.common.db.migrations import grant_function, tenant_table
 
 revision: str = 'gate0004'
 down_revision: str | None = 'gate0003'
@@ -75,8 +75,7 @@ def upgrade() -> None:
         $$
         """
     )
-    op.execute("REVOKE ALL ON FUNCTION gateway.knowledge_tenants() FROM PUBLIC")
-    op.execute(f"GRANT EXECUTE ON FUNCTION gateway.knowledge_tenants() TO {SERVICE_ROLE}")
+    grant_function("gateway.knowledge_tenants()")
 
 
 def downgrade() -> None:

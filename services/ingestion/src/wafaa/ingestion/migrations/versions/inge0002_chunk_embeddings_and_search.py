@@ -12,7 +12,7 @@ from alembic import op
 from pgvector.sqlalchemy import Vector
 from sqlalchemy.dialects import postgresql
 
-from wafaa.common.db.migrations import SERVICE_ROLE
+from wafaa.common.db.migrations import grant_function
 
 revision: str = "inge0002"
 down_revision: str | None = "inge0001"
@@ -112,11 +112,7 @@ def upgrade() -> None:
     op.create_index("ix_knowledge_chunks_search_vector", T, ["search_vector"], schema=S, postgresql_using="gin")
     op.create_index("ix_knowledge_chunks_tenant_id_document_id", T, ["tenant_id", "document_id"], schema=S)
     op.execute(SEARCH_FUNCTION)
-    op.execute("REVOKE ALL ON FUNCTION ingestion.search_chunks(uuid, vector, text, integer, double precision, text, integer) FROM PUBLIC")
-    op.execute(
-        "GRANT EXECUTE ON FUNCTION ingestion.search_chunks(uuid, vector, text, integer, double precision, text, integer) "
-        f"TO {SERVICE_ROLE}"
-    )
+    grant_function("ingestion.search_chunks(uuid, vector, text, integer, double precision, text, integer)")
 
 
 def downgrade() -> None:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from wafaa.common.db.migrations import SERVICE_ROLE
+from wafaa.common.db.migrations import grant_function
 
 revision: str = "inge0004"
 down_revision: str | None = "inge0003"
@@ -87,8 +87,7 @@ $fn$;
 
 def upgrade() -> None:
     op.execute(FUNCTION)
-    op.execute(f"REVOKE ALL ON FUNCTION {SIGNATURE} FROM PUBLIC")
-    op.execute(f"GRANT EXECUTE ON FUNCTION {SIGNATURE} TO {SERVICE_ROLE}")
+    grant_function(SIGNATURE)
 
 
 def downgrade() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from alembic import op
 
-from wafaa.common.db.migrations import SERVICE_ROLE
+from wafaa.common.db.migrations import earlier_revision, grant_function
 
 revision: str = "inge0005"
 down_revision: str | None = "inge0004"
@@ -370,34 +370,23 @@ def upgrade() -> None:
     op.execute(FTS_INDEX_NAME)
     for signature, name in PARTS.items():
         op.execute(globals()[name])
-        op.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
-        op.execute(f"GRANT EXECUTE ON FUNCTION {signature} TO {SERVICE_ROLE}")
+        grant_function(signature)
     for signature, function in ((SIGNATURE, SEARCH_FUNCTION), (FUSED_SIGNATURE, FUSED_FUNCTION)):
         op.execute(f"DROP FUNCTION {signature}")  # LANGUAGE sql → plpgsql, SECURITY INVOKER kept
         op.execute(function)
-        op.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
-        op.execute(f"GRANT EXECUTE ON FUNCTION {signature} TO {SERVICE_ROLE}")
+        grant_function(signature)
 
-
-def _previous(name: str) -> Any:
-    """An earlier migration of this history, loaded from its file (the versions folder is no package)."""
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def downgrade() -> None:
     # Back to the LANGUAGE sql functions of inge0002 and inge0004, which these replaced.
     for signature, function in (
-        (SIGNATURE, _previous("inge0002_chunk_embeddings_and_search").SEARCH_FUNCTION),
-        (FUSED_SIGNATURE, _previous("inge0004_search_chunks_fused").FUNCTION),
+        (SIGNATURE, earlier_revision(__file__, "inge0002_chunk_embeddings_and_search").SEARCH_FUNCTION),
+        (FUSED_SIGNATURE, earlier_revision(__file__, "inge0004_search_chunks_fused").FUNCTION),
     ):
         op.execute(f"DROP FUNCTION {signature}")
         op.execute(function)
-        op.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
-        op.execute(f"GRANT EXECUTE ON FUNCTION {signature} TO {SERVICE_ROLE}")
+        grant_function(signature)
     for signature in PARTS:
         op.execute(f"DROP FUNCTION IF EXISTS {signature}")
     op.execute("DROP FUNCTION IF EXISTS ingestion.fts_index_name(uuid)")

@@ -12,7 +12,7 @@ from typing import Any
 
 from alembic import op
 
-from wafaa.common.db.migrations import SERVICE_ROLE
+from wafaa.common.db.migrations import earlier_revision, grant_function
 
 revision: str = "inge0007"
 down_revision: str | None = "inge0006"
@@ -186,20 +186,11 @@ $fn$;
 def upgrade() -> None:
     for signature, function in ((TEXT_SIGNATURE, TEXT_FUNCTION), (FUSE_SIGNATURE, FUSE_FUNCTION)):
         op.execute(function)
-        op.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
-        op.execute(f"GRANT EXECUTE ON FUNCTION {signature} TO {SERVICE_ROLE}")
+        grant_function(signature)
 
-
-def _previous(name: str) -> Any:
-    """An earlier migration of this history, loaded from its file (the versions folder is no package)."""
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def downgrade() -> None:
-    previous = _previous("inge0005_search_at_scale")
+    previous = earlier_revision(__file__, "inge0005_search_at_scale")
     op.execute(previous.TEXT_FUNCTION)
     op.execute(previous.FUSE_FUNCTION)

@@ -12,7 +12,7 @@ from typing import Any
 
 from alembic import op
 
-from wafaa.common.db.migrations import SERVICE_ROLE
+from wafaa.common.db.migrations import earlier_revision, grant_function
 
 revision: str = "inge0008"
 down_revision: str | None = "inge0007"
@@ -36,25 +36,16 @@ AFTER = "greatest(2 * p_candidates, 300)"
 # 100 found seven. Otherwise the function is inge0005's.
 
 
-def _previous(name: str) -> Any:
-    """An earlier migration of this history, loaded from its file (the versions folder is no package)."""
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def _dense_function() -> str:
-    function: str = _previous("inge0005_search_at_scale").DENSE_FUNCTION
+    function: str = earlier_revision(__file__, "inge0005_search_at_scale").DENSE_FUNCTION
     assert function.count(BEFORE) == 1, "inge0005's search_dense changed; write this function out in full"
     return function
 
 
 def upgrade() -> None:
     op.execute(_dense_function().replace(BEFORE, AFTER))
-    op.execute(f"REVOKE ALL ON FUNCTION {DENSE_SIGNATURE} FROM PUBLIC")
-    op.execute(f"GRANT EXECUTE ON FUNCTION {DENSE_SIGNATURE} TO {SERVICE_ROLE}")
+    grant_function(DENSE_SIGNATURE)
 
 
 def downgrade() -> None:
