@@ -56,7 +56,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -952,6 +952,22 @@ def service_env(
     }
 
 
+@contextlib.contextmanager
+def services(env: dict[str, str], logs: Path, label: str = "") -> Iterator[dict[str, ServiceProcess]]:
+    """The five services as processes, ready; stopped after, with a note for each that logged a traceback."""
+    procs = {name: ServiceProcess(f"wafaa.{name}", env, logs).start() for name in ("gateway", *DOWNSTREAM)}
+    try:
+        for proc in procs.values():
+            proc.wait_ready(180)
+        yield procs
+    finally:
+        for proc in procs.values():
+            proc.stop(30)
+        for name, proc in procs.items():
+            if "Traceback" in proc.logs():
+                print(f"note: {label}{name} logged a traceback, see {proc.log_path}", flush=True)
+
+
 async def run(args: argparse.Namespace) -> str:
     """Infrastructure, services, tenants; the pipeline; the floors; the report."""
     logs = Path(tempfile.mkdtemp(prefix="bench-pipeline-logs-"))
@@ -964,11 +980,7 @@ async def run(args: argparse.Namespace) -> str:
             await migrate(infra.admin_url, infra.app_url)
             with graph_process(sends) as (graph_url, graph_pid):
                 env = service_env(infra, graph_url, uploads, args.log_level, args.turn_window)
-                procs = {"gateway": ServiceProcess("wafaa.gateway", env, logs).start()}
-                procs |= {name: ServiceProcess(f"wafaa.{name}", env, logs).start() for name in DOWNSTREAM}
-                try:
-                    for proc in procs.values():
-                        proc.wait_ready(180)
+                with services(env, logs) as procs:
                     started = time.monotonic()
                     tenants = await set_up_tenants(procs["gateway"].url, args.tenants, args.prefix, 600)
                     setup_seconds = time.monotonic() - started
@@ -982,12 +994,6 @@ async def run(args: argparse.Namespace) -> str:
                     floors = await ingress_floor(procs["gateway"], tenants, rate, args)
                     if args.rag_floor:
                         await rag_floor(infra, tenants, floors, args.rag_floor)
-                finally:
-                    for proc in procs.values():
-                        proc.stop(30)
-                    for name, proc in procs.items():
-                        if "Traceback" in proc.logs():
-                            print(f"note: {name} logged a traceback, see {proc.log_path}", flush=True)
     finally:
         shutil.rmtree(uploads, ignore_errors=True)
     return report(args, measured, floors, len(tenants), setup_seconds, (load_before, os.getloadavg()[0]))

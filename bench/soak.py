@@ -87,6 +87,7 @@ from bench.pipeline import (
     graph_process,
     send_paced,
     service_env,
+    services,
     set_up_tenants,
     stored_counts,
     wait_replies,
@@ -95,7 +96,6 @@ from tests.fixtures.infrastructure import Infrastructure, provide_infrastructure
 from tests.fixtures.processes import ServiceProcess
 from wafaa.common.db.migrate import migrate
 
-SERVICES = ("gateway", "ingestion", "rag", "channels", "analytics")
 LIMIT_S = 1.0  # the gateway's p99 that ends the ingress ramp
 ON_TIME_SHARE = 0.99  # share of a step's messages answered within --keep-up-seconds
 FLAT_SHARE = 0.05  # memory drift allowed over the soak: 5% of the starting resident set ...
@@ -251,10 +251,7 @@ async def stack(args: argparse.Namespace, phase: str) -> AsyncIterator[Stack]:
                 await migrate(infra.admin_url, infra.app_url)
                 with graph_process(sends) as (graph_url, graph_pid):
                     env = service_env(infra, graph_url, uploads, args.log_level, args.turn_window)
-                    procs = {name: ServiceProcess(f"wafaa.{name}", env, logs).start() for name in SERVICES}
-                    try:
-                        for proc in procs.values():
-                            await asyncio.to_thread(proc.wait_ready, 180)
+                    with services(env, logs, f"[{phase}] ") as procs:
                         started = time.monotonic()
                         tenants = await set_up_tenants(procs["gateway"].url, args.tenants, prefix, 600)
                         setup_seconds = time.monotonic() - started
@@ -266,12 +263,6 @@ async def stack(args: argparse.Namespace, phase: str) -> AsyncIterator[Stack]:
                             flush=True,
                         )
                         yield Stack(infra, procs, graph_pid, tenants, deliveries, setup_seconds, warmup, prefix)
-                    finally:
-                        for proc in procs.values():
-                            proc.stop(30)
-                        for name, proc in procs.items():
-                            if "Traceback" in proc.logs():
-                                print(f"note: [{phase}] {name} logged a traceback, see {proc.log_path}", flush=True)
     finally:
         shutil.rmtree(uploads, ignore_errors=True)
 
