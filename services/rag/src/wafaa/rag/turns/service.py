@@ -103,16 +103,14 @@ class Responder:
         The loop is asked to stop and ends at its next step, never in the middle of a claim: a
         cancellation delivered inside a Redis call was seen swallowed there, and the loop then slept on
         with its cancellation pending, keeping the process alive after SIGTERM. Cancelling stays the
-        fallback, with a bound on the wait.
+        fallback, not awaited.
         """
         if self._task is not None:
             self._stopping.set()
             _, late = await asyncio.wait({self._task}, timeout=self.settings.graceful_timeout)
-            for task in late:
-                task.cancel()
+            if late:
+                self._task.cancel()
                 logger.warning("the turn loop did not stop when asked; cancelled")
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait({self._task}, timeout=1.0)
         if self._running:
             await asyncio.wait(self._running, timeout=self.settings.graceful_timeout)
 
