@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,32 @@ from wafaa.common.messaging import EventPublisher
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 ARTIFACTS = ROOT / "test-artifacts"
+SERVICES = pytest.StashKey[list[ServiceProcess]]()  # the processes a test started, for its failure report
+LOG_TAIL = 25  # lines of each service's log in a failure report (the whole log stays in test-artifacts/logs)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test that ran services shows the end of each one's log and its warnings and errors,
+    so a failure on a CI machine whose clone is gone can still be read."""
+    report = yield
+    if report.failed and report.when == "call":
+        for proc in item.stash.get(SERVICES, []):
+            lines = proc.logs().splitlines()
+            alarms = [line for line in lines if '"level": "warning"' in line or '"level": "error"' in line]
+            text = "\n".join(
+                [
+                    f"running as pid {proc.pid}" if proc.returncode is None else f"exited with {proc.returncode}",
+                    "warnings and errors (last 15):",
+                    *alarms[-15:],
+                    f"last {LOG_TAIL} lines:",
+                    *lines[-LOG_TAIL:],
+                ]
+            )
+            report.sections.append((f"{proc.name} log ({proc.log_path.name})", text))
+    return report
 
 
 @pytest.fixture(scope="session")
@@ -93,6 +119,7 @@ def start_service(
     It depends on `redis` so the per-test flush happens before any service joins its groups.
     """
     started: list[ServiceProcess] = []
+    request.node.stash[SERVICES] = started
     log_dir = ARTIFACTS / "logs" / request.node.name
 
     def start(name: str, replicas: int = 1, ready: bool = True, **env: Any) -> list[ServiceProcess]:

@@ -173,6 +173,7 @@ async def test_with_rag_stopped_webhooks_are_accepted_and_the_backlog_drains_int
         for n in range(TENANTS):
             await warmup.post(warmup.message(n, tag="warm"))
         assert set(warmup.answers.values()) == {200}, warmup.answers
+        assert all(n >= 1 for n in warmup.accepted.values()), f"a webhook published nothing: {warmup.accepted}"
         await eventually(replies, lambda r: all(r.get(m) for m in warmup.sent), timeout=60, interval=0.2)
 
         # ---- rag stops gracefully -----------------------------------------------------------------
