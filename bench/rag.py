@@ -6,8 +6,9 @@ before the clock starts); the six documents of `../shared/eval/restaurant` index
 service as a process (default `local` embedder, Universal Sentence Encoder), which is then stopped.
 The rag service runs as a process (`python -m wafaa.rag`, default `local` query embedder and pgvector,
 every other setting at its default) with `TURN_WINDOW_SECONDS=0`: the debounce window is a deliberate
-wait for a customer's next quick message, not work. `TURN_POLL_INTERVAL_MS` is the column "Turn poll":
-the 50 ms default, and a smaller value, since a due turn waits up to one poll for the loop to claim it.
+wait for a customer's next quick message, not work. `TURN_POLL_INTERVAL_MS` is the column "Turn poll"
+(default: only the 50 ms default): a turn the process scheduled itself is claimed when it falls due,
+and the poll finds only other replicas' turns and expired leases; `--poll-ms 50,5` compares values.
 Answerers: `LLM_PROVIDER=local` (the grounded extractive answerer, whose time is the product's own work)
 and `LLM_PROVIDER=openai` against a fake OpenAI-compatible server in its own process on 127.0.0.1
 (`tests.fixtures.fake_openai`, streaming a fixed answer with no delay: the LLM's own time is about 0).
@@ -768,7 +769,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--solo", type=int, default=40, help="measured questions of the customer alone")
     parser.add_argument("--answerers", default="local,openai", help="LLM_PROVIDER values, comma-separated")
-    parser.add_argument("--poll-ms", default="50,5", help="TURN_POLL_INTERVAL_MS values, comma-separated")
+    parser.add_argument("--poll-ms", default="50", help="TURN_POLL_INTERVAL_MS values, comma-separated")
     parser.add_argument("--timeout", type=float, default=120.0, help="longest wait for one reply (s)")
     parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL of the rag process (its default: INFO)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")

@@ -50,6 +50,19 @@ async def test_three_quick_messages_get_one_reply_and_a_duplicate_gets_none(
     assert [m["direction"] for m in stored] == ["in", "in", "in", "out"]
 
 
+async def test_a_turn_is_claimed_when_it_falls_due_not_at_the_next_poll(
+    start_service, publisher: EventPublisher, redis: Redis
+) -> None:
+    # The loop looks for due turns every 10 minutes here: only the process's own wake-up, at the end of
+    # each turn's window, can answer these within the waits below.
+    start_service("rag", **{**ENV, "turn_window_seconds": 0.2, "turn_poll_interval_ms": 600_000})
+    tenant = uuid.uuid4()
+    for n, question in enumerate(["do you sell bitcoin?", "and gift cards?"], start=1):
+        await publisher.publish(message_received(tenant, text=question))
+        answered = await eventually(lambda: replies(redis, tenant), lambda r, n=n: len(r) >= n, timeout=15)
+        assert len(answered) == n
+
+
 @pytest.mark.parametrize("phrase", ["I want to talk to a person", "أريد التحدث مع موظف"])
 async def test_asking_for_a_human_hands_off_once_and_an_agent_then_owns_the_conversation(
     phrase: str, start_service, publisher: EventPublisher, redis: Redis, admin_engine: AsyncEngine

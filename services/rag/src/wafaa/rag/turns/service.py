@@ -37,6 +37,9 @@ DEFAULTS = BotSettings()
 # Bot replies are named after the messages they answer (uuid5 in this namespace): a turn run again
 # after a crash publishes the same message id, and the channel sender sends a message id once.
 REPLY_NAMESPACE = UUID("5d8f3c1e-2a4b-4f0e-9c6d-7b1a2e3f4c5d")
+# A turn this process scheduled is claimed this long after it falls due (its timer fires a little
+# late rather than a little early, so the claim finds it due).
+WAKE_SLACK_SECONDS = 0.002
 
 
 def reply_message_id(answered: list[UUID]) -> UUID:
@@ -85,13 +88,25 @@ class Responder:
         self.support = SupportChecker(embedder.embed)
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()  # claim now: a turn of ours fell due, a slot freed up, or stop
+        self._full = False  # the last claim took every free slot
         self._running: set[asyncio.Task[None]] = set()
 
     # --- scheduling ---------------------------------------------------------------------
 
     async def schedule(self, key: TurnKey, immediate: bool) -> None:
-        """Due after the debounce window (a dashboard chat request is answered at once)."""
-        await self.scheduler.schedule(key, 0.0 if immediate else self.settings.turn_window_seconds)
+        """Due after the debounce window (a dashboard chat request is answered at once).
+
+        This process claims the turn the moment it falls due, not at its next poll: the poll remains
+        for turns other replicas scheduled and for leases that ran out. Another replica may claim the
+        turn first (or a later message push it out); the claim then finds nothing, which is harmless.
+        """
+        delay = 0.0 if immediate else self.settings.turn_window_seconds
+        await self.scheduler.schedule(key, delay)
+        if delay == 0:
+            self._wake.set()
+        else:
+            asyncio.get_running_loop().call_later(delay + WAKE_SLACK_SECONDS, self._wake.set)
 
     def start(self) -> None:
         """Start the loop that runs due turns."""
@@ -107,6 +122,7 @@ class Responder:
         """
         if self._task is not None:
             self._stopping.set()
+            self._wake.set()
             _, late = await asyncio.wait({self._task}, timeout=self.settings.graceful_timeout)
             if late:
                 self._task.cancel()
@@ -117,16 +133,25 @@ class Responder:
     async def _loop(self) -> None:
         interval = self.settings.turn_poll_interval_ms / 1000
         while not self._stopping.is_set():
+            self._wake.clear()  # before the claim: a wake-up during it makes the next wait return at once
             try:
                 free = self.settings.turn_concurrency - len(self._running)
-                for key, lease in await self.scheduler.claim(free):
+                claimed = await self.scheduler.claim(free)
+                self._full = free > 0 and len(claimed) == free
+                for key, lease in claimed:
                     task = asyncio.create_task(self._run(key, lease))
                     self._running.add(task)
-                    task.add_done_callback(self._running.discard)
+                    task.add_done_callback(self._finished)
             except Exception:
                 logger.exception("claiming turns failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), interval)
+                await asyncio.wait_for(self._wake.wait(), interval)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        if self._full:  # due turns may be waiting for this slot
+            self._full = False
+            self._wake.set()
 
     async def _run(self, key: TurnKey, lease: float) -> None:
         try:
