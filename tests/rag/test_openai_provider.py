@@ -194,6 +194,7 @@ async def test_openai_request_has_system_prompt_numbered_tenant_context_history_
     assert len(fake_llm.requests) == 2
     request = fake_llm.requests[1]
     assert request["stream"] is True and request["model"] == "gpt-4o-mini"
+    assert fake_llm.authorizations == ["Bearer sk-test"] * 2
     system = _system(request)
     for rule in RULES:
         assert rule in system, rule
