@@ -5,10 +5,7 @@ Revises: inge0004
 Create Date: 2026-11-25 22:30:00
 """
 
-import importlib.util
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 from alembic import op
 

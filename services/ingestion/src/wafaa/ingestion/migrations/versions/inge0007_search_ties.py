@@ -5,10 +5,7 @@ Revises: inge0006
 Create Date: 2026-11-26 04:00:00
 """
 
-import importlib.util
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 from alembic import op
 
