@@ -23,12 +23,17 @@ from wafaa.common.config import CommonSettings
 RETRIES = 3  # after the first attempt, each on a reconnected connection
 
 
+def command_retry() -> Retry:
+    """Retry connection and timeout errors on a reconnected connection: for this client and the broker's."""
+    return Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), RETRIES)
+
+
 def redis_client(settings: CommonSettings) -> Redis:
     """A client owning its pool (`aclose` closes it) of at most `redis_max_connections`."""
     pool = BlockingConnectionPool.from_url(
         settings.redis_url.get_secret_value(),
         max_connections=settings.redis_max_connections,
         timeout=settings.redis_pool_timeout_seconds,
-        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), RETRIES),
+        retry=command_retry(),
     )
     return Redis.from_pool(pool)

@@ -33,7 +33,7 @@ from wafaa.common.config import CommonSettings
 from wafaa.common.db.engine import Database
 from wafaa.common.db.inbox import TransactionalHandler, exactly_once
 from wafaa.common.events import Event
-from wafaa.common.messaging.client import redis_client
+from wafaa.common.messaging.client import command_retry, redis_client
 from wafaa.common.messaging.consumer import ConsumerOptions, EventConsumer
 from wafaa.common.messaging.publisher import EventPublisher
 from wafaa.common.messaging.topology import ensure_groups
@@ -185,6 +185,7 @@ def make_broker(settings: CommonSettings) -> RedisBroker:
         graceful_timeout=settings.graceful_timeout,
         logger=logging.getLogger("wafaa.broker"),
         log_level=logging.DEBUG,
+        retry=command_retry(),  # passed to the broker's connection pool, which has none otherwise
     )
 
 
