@@ -87,7 +87,7 @@ class Responder:
         self.scheduler = TurnScheduler(redis, settings.turn_lease_seconds)
         self.support = SupportChecker(embedder.embed)
         self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
+        self._stopping = False
         self._wake = asyncio.Event()  # claim now: a turn of ours fell due, a slot freed up, or stop
         self._full = False  # the last claim took every free slot
         self._running: set[asyncio.Task[None]] = set()
@@ -121,7 +121,7 @@ class Responder:
         fallback, not awaited.
         """
         if self._task is not None:
-            self._stopping.set()
+            self._stopping = True
             self._wake.set()
             _, late = await asyncio.wait({self._task}, timeout=self.settings.graceful_timeout)
             if late:
@@ -132,7 +132,7 @@ class Responder:
 
     async def _loop(self) -> None:
         interval = self.settings.turn_poll_interval_ms / 1000
-        while not self._stopping.is_set():
+        while not self._stopping:
             self._wake.clear()  # before the claim: a wake-up during it makes the next wait return at once
             try:
                 free = self.settings.turn_concurrency - len(self._running)
