@@ -522,7 +522,8 @@ async def _search_rows(infra: Any, args: argparse.Namespace) -> list[str]:
     words = Words(seed=7)
     small = [uuid.uuid4() for _ in range(args.tenants)]
     mid, big = uuid.uuid4(), uuid.uuid4()
-    layout = [(t, 200) for t in small] + [(mid, args.mid), (big, args.big)]
+    mid_chunks = args.mid if args.mid is not None else args.ann_min_chunks - 1
+    layout = [(t, 200) for t in small] + [(mid, mid_chunks), (big, args.big)]
     exact = await _seed_search(infra.admin_url, vectors, words, layout)
     settings = SearchIndexSettings(knowledge_ann_min_chunks=args.ann_min_chunks)
     started = time.monotonic()
@@ -531,7 +532,7 @@ async def _search_rows(infra: Any, args: argparse.Namespace) -> list[str]:
     print(f"built {sorted(built.build)} in {build_seconds:.0f} s", flush=True)
     lines = [
         "",
-        f"Search, {args.tenants:,} tenants × 200 chunks + 1 tenant × {args.mid:,} + 1 tenant × {args.big:,} "
+        f"Search, {args.tenants:,} tenants × 200 chunks + 1 tenant × {mid_chunks:,} + 1 tenant × {args.big:,} "
         f"chunks, top 10, hybrid. Tenants from {settings.knowledge_fts_min_chunks:,} chunks get their own full-text "
         f"index, from {args.ann_min_chunks:,} their own HNSW index: `wafaa-search-indexes` built them in "
         f"{build_seconds:.0f} s, while nothing else ran.",
@@ -541,7 +542,7 @@ async def _search_rows(infra: Any, args: argparse.Namespace) -> list[str]:
     ]
     for label, kind, tenants, queries in (
         ("a small tenant (200 chunks), round robin", "exact", small, args.queries),
-        (f"a mid tenant ({args.mid:,} chunks)", "exact, own full-text index", [mid], args.big_queries),
+        (f"a mid tenant ({mid_chunks:,} chunks)", "exact, own full-text index", [mid], args.big_queries),
         (f"the big tenant ({args.big:,} chunks)", "HNSW (ef_search 300)", [big], args.big_queries),
     ):
         ms, recalls = await _time_search(infra.app_url, tenants, queries, args.warmup, vectors, words, exact)
@@ -578,7 +579,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tenants", type=int, default=1000)
     parser.add_argument("--big", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--mid", type=int, default=8_000, help="chunks of the tenant just under the index threshold")
+    parser.add_argument("--mid", type=int, help="chunks of the tenant under the index threshold (default: one less)")
     parser.add_argument("--big-queries", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20, help="untimed queries before each row's timed ones")
     parser.add_argument("--ann-min-chunks", type=int, default=SearchIndexSettings().knowledge_ann_min_chunks)
