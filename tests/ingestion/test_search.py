@@ -209,6 +209,7 @@ async def test_a_large_tenant_gets_its_own_indexes_and_still_only_its_own_full_t
         )
     rare = rows[0][0]  # one chunk of the large tenant has a word no other chunk has
     rows[0] = (*rows[0][:4], "mansaf " + rows[0][4], *rows[0][5:])
+    rare_query = f"{rows[0][4].split()[1]} mansaf"  # the rare word and a common one of the same chunk
     await _bulk_insert(admin_engine, rows)
     settings = SearchIndexSettings(
         knowledge_ann_min_chunks=2000, knowledge_fts_min_chunks=2000, knowledge_index_work_mem="64MB"
@@ -251,8 +252,9 @@ async def test_a_large_tenant_gets_its_own_indexes_and_still_only_its_own_full_t
         # Approximate for the large tenant: on 16 dimensions HNSW finds (almost) every true neighbour.
         assert sum(overlap) / len(overlap) >= 0.95
         async with db.transaction(big) as session:
-            words_only = await search(session, big, None, "kunafa mansaf", top_k=10)
-        assert words_only[0].chunk_id == rare, "a rare word finds its chunk among thousands with the other word"
+            words_only = await search(session, big, None, rare_query, top_k=10)
+        assert words_only[0].chunk_id == rare, "the one chunk with both words comes first, found by the rare one"
+        assert len(words_only) == 10, "then chunks with some of the words"
         await eventually(lambda: _index_scans(admin_engine, ann), lambda n: n >= scans_before + 20, timeout=15)
 
         async with admin_engine.begin() as conn:
