@@ -137,7 +137,7 @@ class Responder:
             try:
                 free = self.settings.turn_concurrency - len(self._running)
                 claimed = await self.scheduler.claim(free)
-                self._full = free > 0 and len(claimed) == free
+                self._full = len(claimed) == free  # every slot taken (or none was free): wake when one frees
                 for key, lease in claimed:
                     task = asyncio.create_task(self._run(key, lease))
                     self._running.add(task)
