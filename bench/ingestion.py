@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import random
 import shutil
@@ -44,6 +45,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench import results
+from bench.measure import percentile
 from tests.fixtures.infrastructure import provide_infrastructure
 from tests.fixtures.pdf import write_pdf
 from tests.fixtures.processes import ServiceProcess
@@ -486,13 +488,14 @@ async def _time_search(
     for n, query in enumerate(words.texts(queries, length=5)):
         tenant = tenants[n % len(tenants)]
         [vector] = vectors.sample(1)
-        for step in (0, 1) if n % 2 else (1, 0):  # alternate which goes first
+        sides = [
+            (timings, functools.partial(hybrid, tenant, vector, query)),
+            (floors, functools.partial(floor, tenant, vector)),
+        ]
+        for into, call in sides if n % 2 else sides[::-1]:  # alternate which goes first
             started = time.perf_counter()
-            if step == 0:
-                await hybrid(tenant, vector, query)
-            else:
-                await floor(tenant, vector)
-            (timings if step == 0 else floors).append((time.perf_counter() - started) * 1000)
+            await call()
+            into.append((time.perf_counter() - started) * 1000)
         if tenant in exact:
             ids, matrix = exact[tenant]
             truth = {ids[i] for i in np.argsort(-(matrix @ vector))[:10]}
@@ -504,11 +507,6 @@ async def _time_search(
     await bare.close()
     await db.dispose()
     return timings, floors, recalls
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 # --- Main --------------------------------------------------------------------------------------------
@@ -586,10 +584,10 @@ async def _search_rows(infra: Any, args: argparse.Namespace) -> list[str]:
             infra.app_url, infra.admin_url, tenants, ann, queries, args.warmup, vectors, words, exact
         )
         recall = f"{sum(recalls) / len(recalls):.3f}" if recalls else "1 (exact)"
-        p95 = _pct(ms, 0.95)
+        p95, floor_p95 = percentile(ms, 0.95), percentile(floor, 0.95)
         lines.append(
-            f"| {label} | {kind} | {len(ms)} | {_pct(ms, 0.5):.1f} | {p95:.1f} | {max(ms):.1f} "
-            f"| {_pct(floor, 0.5):.1f} / {_pct(floor, 0.95):.1f} | {p95 / _pct(floor, 0.95):.1f}× | {recall} |"
+            f"| {label} | {kind} | {len(ms)} | {percentile(ms, 0.5):.1f} | {p95:.1f} | {max(ms):.1f} "
+            f"| {percentile(floor, 0.5):.1f} / {floor_p95:.1f} | {p95 / floor_p95:.1f}× | {recall} |"
         )
         print(lines[-1], flush=True)
         verdicts.append(f"{label.split(' (')[0]} {'met' if p95 < 30 else 'not met'} ({p95:.1f} ms)")
