@@ -88,14 +88,14 @@ async def record_agent_reply(session: AsyncSession, event: AgentReplied) -> Repl
     messages = MessageRepository(session, event.tenant_id)
     pending = await messages.unanswered(conversation.id)
     await messages.mark_answered([m.id for m in pending])
-    row = await messages.add_outbound(p.message_id, conversation_id=conversation.id, author="human", text=p.text)
+    message_id = await messages.add_outbound(p.message_id, conversation_id=conversation.id, author="human", text=p.text)
     await conversations.set_status(conversation.id, "handoff")
     await conversations.touch(conversation.id)
     return ReplyReady(
         tenant_id=event.tenant_id,
         payload=ReplyReadyPayload(
             conversation_id=conversation.id,
-            message_id=row.id,
+            message_id=message_id,
             channel=conversation.channel,  # type: ignore[arg-type]
             channel_id=conversation.channel_id,
             recipient_id=conversation.customer_id,

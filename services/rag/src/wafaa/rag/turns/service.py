@@ -312,7 +312,7 @@ class Responder:
             still_pending = [m.id for m in await messages.unanswered(conversation.id)]
             if still_pending != prepared.pending_ids:
                 return  # a newer message arrived (its own turn answers everything) or another turn answered
-            row = await messages.add_outbound(
+            reply_id = await messages.add_outbound(
                 message_id=reply.payload.message_id, conversation_id=conversation.id, author="bot", text=text,
                 sources=sources,
             )  # fmt: skip
@@ -328,7 +328,7 @@ class Responder:
                 type="reply",
                 text=text,
                 conversation_id=prepared.conversation_id,
-                message_id=row.id,
+                message_id=reply_id,
                 sources=sources,
                 handoff=prepared.handoff,
                 fallback=fallback,
