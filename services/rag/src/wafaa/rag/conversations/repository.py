@@ -1,7 +1,7 @@
 """Queries on conversations and messages.
 
 Every statement is built once, at import, in SQLAlchemy Core on the tables (each with its
-`tenant_id = :tenant_id` condition, as the tenant-scoped base would add), and reads plain rows into
+`tenant_id = :tenant` condition, as the tenant-scoped base would add), and reads plain rows into
 the small records below. These are the rag service's per-message queries: about a dozen per reply.
 An ORM statement built per call, loading mapped objects, cost about 0.9–1.3 ms of CPU each on the
 2-core benchmark machine; the same query prebuilt in Core about 0.3–0.5 ms. That was roughly a sixth
