@@ -2,8 +2,8 @@
 
 Every statement is built once, at import, in SQLAlchemy Core on the tables (each with its
 `tenant_id = :tenant` condition, as the tenant-scoped base would add), and reads plain rows into
-the small records below. These are the rag service's per-message queries: about a dozen per reply.
-An ORM statement built per call, loading mapped objects, cost about 0.9–1.3 ms of CPU each on the
+the records of `records.py`. These are the rag service's per-message queries, about a dozen per
+reply. An ORM statement built per call, loading mapped objects, cost about 0.9–1.3 ms of CPU each on the
 2-core benchmark machine; the same query prebuilt in Core about 0.3–0.5 ms. That was roughly a sixth
 of the service's CPU per reply (bench/rag.py). The ORM classes in `models.py` still define the tables.
 """
@@ -11,7 +11,6 @@ of the service's CPU per reply (bench/rag.py). The ORM classes in `models.py` st
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -21,35 +20,12 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 
 from wafaa.common.db import TenantRepository
 from wafaa.rag.conversations.models import Conversation, Message
+from wafaa.rag.conversations.records import ConversationState, StoredMessage
 
 _CONVERSATIONS = Conversation.__table__
 _MESSAGES = Message.__table__
 _C = _CONVERSATIONS.c
 _M = _MESSAGES.c
-
-
-@dataclass(frozen=True, slots=True)
-class ConversationState:
-    """A conversation as the responder reads it."""
-
-    id: UUID
-    channel: str
-    channel_id: UUID | None
-    customer_id: str
-    status: str
-
-
-@dataclass(frozen=True, slots=True)
-class StoredMessage:
-    """A message of a conversation as the responder reads it."""
-
-    id: UUID
-    direction: str
-    kind: str
-    text: str | None
-    platform_message_id: str | None
-    sent_at: datetime
-    request_id: str | None
 
 
 _CONVERSATION_COLUMNS = (_C.id, _C.channel, _C.channel_id, _C.customer_id, _C.status)
