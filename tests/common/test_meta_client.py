@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 import pytest
 
 from tests.fixtures.fake_graph import FakeGraphApi
-from wafaa.common.meta import Credentials, GraphClient, GraphError, MetaApiSettings, split_message
+from wafaa.common.meta import SEND_TIMED_OUT, Credentials, GraphClient, GraphError, MetaApiSettings, split_message
 
 WA = Credentials("whatsapp", "106540352242922", "wa-token")
 IG = Credentials("instagram", "17841400538867190", "ig-token")
@@ -89,6 +92,19 @@ async def test_a_hanging_api_times_out_after_the_configured_attempts(fake_graph:
         await client.send_text(WA, "1", "hi")
     await client.aclose()
     assert caught.value.retryable and len(fake_graph.sends()) == 2
+
+
+async def test_an_answer_slower_than_the_timeout_is_sent_again_and_each_timeout_is_logged(
+    fake_graph: FakeGraphApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_graph.delay = 0.5  # the fake accepts each send, but answers after the client has given up
+    client = client_for(fake_graph, graph_timeout_seconds=0.2, graph_max_attempts=2)
+    with caplog.at_level(logging.WARNING, logger="wafaa.common.meta"), pytest.raises(GraphError):
+        await client.send_text(WA, "1", "hi")
+    await client.aclose()
+    await asyncio.sleep(0.6)  # the fake finishes answering both
+    assert [r.getMessage() for r in caplog.records] == [SEND_TIMED_OUT, SEND_TIMED_OUT]
+    assert len([r for r in fake_graph.requests if r.answered_at is not None]) == 2  # both were accepted: a duplicate
 
 
 async def test_token_check(fake_graph: FakeGraphApi) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -16,7 +17,13 @@ from tenacity import (
 from wafaa.common.meta.errors import GraphError, GraphTimeoutError
 from wafaa.common.meta.settings import MetaApiSettings
 
+logger = logging.getLogger(__name__)
+
 Platform = Literal["whatsapp", "instagram"]
+# Logged for every send that got no answer in time. The platform may have accepted it all the same, and
+# the send is tried again (here, or when its event is redelivered): the one way a customer can get a
+# message twice without any process failing.
+SEND_TIMED_OUT = "a Graph API send timed out; it is tried again, and the platform may have accepted it already"
 
 
 @dataclass(frozen=True)
@@ -87,7 +94,11 @@ class GraphClient:
         async for attempt in retrying:
             with attempt:
                 attempts += 1
-                return await self._post(creds, body), attempts
+                try:
+                    return await self._post(creds, body), attempts
+                except GraphTimeoutError:
+                    logger.warning(SEND_TIMED_OUT, extra={"attempt": attempts})
+                    raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def send_text(

@@ -10,8 +10,10 @@ again. Two copies handled at the same moment (by two replicas) are serialised by
 Redis, held and renewed while the reply is being sent: the second copy waits for the lock and then
 finds the reply sent. A crashed holder's lock expires `SEND_LOCK_SECONDS` later, well within that wait,
 and its reply is taken up again. The only window for a duplicate is between the platform accepting a
-part and step 2's commit of its id: a crash exactly there resends that part once. (A holder stalled
-past `SEND_LOCK_SECONDS` without renewing its lock would open a second one.)
+part and step 2's commit of its id: a crash exactly there resends that part once, and so does a send
+the platform accepted but whose answer came after `GRAPH_TIMEOUT_SECONDS` (the client tries it again
+and logs `SEND_TIMED_OUT`). (A holder stalled past `SEND_LOCK_SECONDS` without renewing its lock would
+open a second one.)
 """
 
 from __future__ import annotations
