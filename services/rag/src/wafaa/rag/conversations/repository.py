@@ -11,6 +11,7 @@ of the service's CPU per reply (bench/rag.py). The ORM classes in `models.py` st
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -26,20 +27,21 @@ _CONVERSATIONS = Conversation.__table__
 _MESSAGES = Message.__table__
 _C = _CONVERSATIONS.c
 _M = _MESSAGES.c
-
-
-_CONVERSATION_COLUMNS = (_C.id, _C.channel, _C.channel_id, _C.customer_id, _C.status)
-_MESSAGE_COLUMNS = (_M.id, _M.direction, _M.kind, _M.text, _M.platform_message_id, _M.sent_at, _M.request_id)
+# Read in the records' field order, so a row builds its record positionally.
+_CONVERSATION_COLUMNS = tuple(_C[f.name] for f in fields(ConversationState))
+_MESSAGE_COLUMNS = tuple(_M[f.name] for f in fields(StoredMessage))
 _CONVERSATION_OF_TENANT = _C.tenant_id == bindparam("tenant")
 _MESSAGE_OF_TENANT = _M.tenant_id == bindparam("tenant")
 
+
+def _bound(*columns: str) -> dict[str, Any]:
+    """`column=:column` for each name: the values an insert takes from its parameters."""
+    return {c: bindparam(c) for c in columns}
+
+
 _NEW_CONVERSATION = insert(_CONVERSATIONS).values(
     tenant_id=bindparam("tenant"),
-    channel=bindparam("channel"),
-    customer_id=bindparam("customer_id"),
-    channel_id=bindparam("channel_id"),
-    customer_name=bindparam("customer_name"),
-    last_message_at=bindparam("last_message_at"),
+    **_bound("channel", "customer_id", "channel_id", "customer_name", "last_message_at"),
 )
 _GET_OR_CREATE = _NEW_CONVERSATION.on_conflict_do_update(
     index_elements=["tenant_id", "channel", "customer_id"],
@@ -63,13 +65,7 @@ _ADD_INBOUND = (
         tenant_id=bindparam("tenant"),
         direction="in",
         author="customer",
-        conversation_id=bindparam("conversation_id"),
-        platform_message_id=bindparam("platform_message_id"),
-        kind=bindparam("kind"),
-        text=bindparam("text"),
-        attachments=bindparam("attachments"),
-        sent_at=bindparam("sent_at"),
-        request_id=bindparam("request_id"),
+        **_bound("conversation_id", "platform_message_id", "kind", "text", "attachments", "sent_at", "request_id"),
     )
     .on_conflict_do_nothing(
         index_elements=["tenant_id", "platform_message_id"], index_where=_M.platform_message_id.isnot(None)
@@ -79,15 +75,10 @@ _ADD_INBOUND = (
 _ADD_OUTBOUND = (
     insert(_MESSAGES)
     .values(
-        id=bindparam("id"),
         tenant_id=bindparam("tenant"),
         direction="out",
         answered=True,
-        conversation_id=bindparam("conversation_id"),
-        author=bindparam("author"),
-        text=bindparam("text"),
-        sources=bindparam("sources"),
-        platform_message_id=bindparam("platform_message_id"),
+        **_bound("id", "conversation_id", "author", "text", "sources", "platform_message_id"),
     )
     .on_conflict_do_nothing(index_elements=["id"])
 )
