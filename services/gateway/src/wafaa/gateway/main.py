@@ -24,6 +24,7 @@ from wafaa.common.messaging.client import redis_client
 from wafaa.common.meta import GraphClient
 from wafaa.common.observability import configure_logging
 from wafaa.common.providers import make_embedder
+from wafaa.common.runtime.heap import freeze_startup_heap
 from wafaa.common.runtime.worker import make_broker
 from wafaa.common.secrets import SecretBox
 from wafaa.gateway.analytics.endpoints import router as analytics_router
@@ -117,6 +118,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             logger.warning("could not declare consumer groups at start-up", exc_info=True)
         async with broker:
             await broker.start()
+            freeze_startup_heap("gateway start-up")
             yield
         await app.state.graph.aclose()
         await app.state.vector_store.aclose()
