@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -178,6 +179,39 @@ async def test_bodies_over_the_limit_are_refused_before_hashing(infra: Infrastru
         raw = b'{"object": "whatsapp_business_account", "pad": "' + b"x" * 4096 + b'"}'
         response = await post(client, raw)
     assert (response.status_code, response.json()["code"]) == (413, "too_large")
+
+
+async def test_a_streamed_body_without_a_length_is_cut_off_at_the_limit(infra: Infrastructure) -> None:
+    raw = b'{"object": "whatsapp_business_account", "pad": "' + b"x" * 8192 + b'"}'
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: the limit applies while it streams in
+        for start in range(0, len(raw), 1024):
+            yield raw[start : start + 1024]
+
+    async with running_gateway(gateway_settings(infra, webhook_max_body_bytes=2048)) as (_app, client):
+        signed = {"X-Hub-Signature-256": sign(raw, DEV_META_APP_SECRET)}
+        response = await client.post("/api/v1/webhooks/whatsapp", content=chunks(), headers=signed)
+    assert (response.status_code, response.json()["code"]) == (413, "too_large")
+
+
+async def test_a_delivery_answer_carries_the_request_id_and_the_schema_documents_both_deliveries(
+    gateway: Gateway,
+) -> None:
+    owner = await create_tenant_with_owner(gateway.app)
+    channel = await connect_whatsapp(gateway, owner)
+    raw = whatsapp_text(channel["external_account_id"])
+    response = await gateway.client.post(
+        "/api/v1/webhooks/whatsapp", content=raw,
+        headers={"X-Hub-Signature-256": sign(raw, DEV_META_APP_SECRET), "X-Request-ID": "meta-retry-7"},
+    )  # fmt: skip
+    assert response.status_code == 200, response.text
+    assert response.headers["x-request-id"] == "meta-retry-7"
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {"status": "ok", "accepted": 1, "duplicates": 0}
+    paths = gateway.app.openapi()["paths"]
+    for platform in ("whatsapp", "instagram"):
+        operation = paths[f"/api/v1/webhooks/{platform}"]["post"]
+        assert {"200", "401", "413", "503"} <= operation["responses"].keys()
 
 
 async def test_a_gateway_that_cannot_store_the_event_answers_503_never_200(

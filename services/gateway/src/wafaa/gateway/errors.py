@@ -30,7 +30,7 @@ class ApiError(Exception):
         self.details = details
 
 
-def _body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     body: dict[str, Any] = {"code": code, "message": message}
     if details is not None:
         body["details"] = details
@@ -48,23 +48,23 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(_body(exc.code, exc.message, exc.details), status_code=exc.status, headers=exc.headers)
+        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(InvalidCursorError)
     async def invalid_cursor(_: Request, exc: InvalidCursorError) -> JSONResponse:
-        return JSONResponse(_body("invalid_cursor", "The cursor is not valid."), status_code=422)
+        return JSONResponse(error_body("invalid_cursor", "The cursor is not valid."), status_code=422)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         details = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
         ]
-        return JSONResponse(_body("validation_error", "The request is not valid.", details), status_code=422)
+        return JSONResponse(error_body("validation_error", "The request is not valid.", details), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
-        return JSONResponse(_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(DBAPIError)
     async def database_error(_: Request, exc: DBAPIError) -> JSONResponse:
@@ -74,14 +74,14 @@ def install_error_handlers(app: FastAPI) -> None:
         if sqlstate.startswith("22"):
             logger.warning("the database refused a value of the request (SQLSTATE %s): %s", sqlstate, exc.orig)
             message = "A value in the request cannot be stored or searched (a NUL character, a date out of range)."
-            return JSONResponse(_body("invalid_value", message), status_code=422)
+            return JSONResponse(error_body("invalid_value", message), status_code=422)
         logger.exception("unhandled database error")
-        return JSONResponse(_body("internal_error", "Something went wrong on our side."), status_code=500)
+        return JSONResponse(error_body("internal_error", "Something went wrong on our side."), status_code=500)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error")
-        return JSONResponse(_body("internal_error", "Something went wrong on our side."), status_code=500)
+        return JSONResponse(error_body("internal_error", "Something went wrong on our side."), status_code=500)
 
 
 def document_unreadable_bodies(app: FastAPI) -> None:

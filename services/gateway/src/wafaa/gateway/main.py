@@ -53,6 +53,7 @@ from wafaa.gateway.platform.endpoints import router as platform_router
 from wafaa.gateway.tenants.endpoints import router as tenants_router
 from wafaa.gateway.users.endpoints import router as users_router
 from wafaa.gateway.webhooks.endpoints import router as webhooks_router
+from wafaa.gateway.webhooks.ingress import WebhookIngress
 from wafaa.gateway.webhooks.service import WebhookIntake
 
 logger = logging.getLogger(__name__)
@@ -167,6 +168,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     # multipart framing on top of the files themselves
     upload_body_limit = settings.knowledge_max_files_per_request * settings.knowledge_max_file_mb * 2**20 + 2**20
     app.add_middleware(UploadBodyLimit, max_bytes=upload_body_limit)
+    app.add_middleware(WebhookIngress)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health_router)
     app.include_router(webhooks_router)
