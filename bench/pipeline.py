@@ -85,7 +85,6 @@ PAYLOAD = Path(__file__).resolve().parents[2] / "shared" / "reference" / "meta-p
 PASSWORD = "Bench-Owner-Passw0rd!"  # throwaway tenants on an embedded database
 DOWNSTREAM = ("ingestion", "rag", "channels", "analytics")
 MAX_IN_FLIGHT = 512
-KEEP_ALIVE_S = 3.0  # reuse a client connection only while the server keeps it (uvicorn: 5 s)
 MB = 2**20
 QUESTIONS = (
     "What time do you open on Sunday?",
@@ -398,8 +397,8 @@ async def send_paced(port: int, plan: list[tuple[Message, bool]], rate: float) -
     """Each webhook at start + n / rate (open loop), on an idle keep-alive connection or a new one.
 
     uvicorn closes a keep-alive connection after 5 s without a request, so a connection idle longer
-    than `KEEP_ALIVE_S` is dropped rather than reused, and a send that fails on a reused connection is
-    tried once more on a new one (as Meta retries; the gateway deduplicates by message id).
+    than `http_load.KEEP_ALIVE_S` is dropped rather than reused, and a send that fails on a reused
+    connection is tried once more on a new one (as Meta retries; the gateway deduplicates by message id).
     """
     slots = asyncio.Semaphore(MAX_IN_FLIGHT)
     idle: list[tuple[float, http_load.Connection]] = []
@@ -410,7 +409,7 @@ async def send_paced(port: int, plan: list[tuple[Message, bool]], rate: float) -
     def take() -> http_load.Connection | None:
         while idle:
             used, conn = idle.pop()
-            if time.monotonic() - used < KEEP_ALIVE_S:
+            if time.monotonic() - used < http_load.KEEP_ALIVE_S:
                 return conn
             conn.close()
         return None
