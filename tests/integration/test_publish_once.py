@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -76,4 +77,36 @@ async def test_a_refused_append_releases_its_claim(probe: Probe, redis: Redis) -
     assert await redis.exists(claim) == 0, "no claim outlives a failed append"
     await redis.delete(event.stream)
     assert await publisher.publish_once(event, claim=claim, ttl_seconds=60) is True
+    assert len(await _entries(redis, event.stream)) == 1
+
+
+async def test_concurrent_calls_share_round_trips_and_each_gets_its_own_answer(probe: Probe, redis: Redis) -> None:
+    publisher, event = probe.publisher, probe.event
+    claims = [f"{probe.claim}:{n % 10}" for n in range(40)]  # ten claims, each asked for four times at once
+    answers = await asyncio.gather(*(publisher.publish_once(event, claim=c, ttl_seconds=60) for c in claims))
+    assert sorted(c for c, won in zip(claims, answers, strict=True) if won) == sorted(set(claims))
+    assert len(await _entries(redis, event.stream)) == 10
+
+    await redis.script_flush()  # as after a Redis restart: the batch is answered NOSCRIPT, loaded, sent again
+    fresh = [f"{probe.claim}:after-flush:{n}" for n in range(8)]
+    answers = await asyncio.gather(*(publisher.publish_once(event, claim=c, ttl_seconds=60) for c in fresh))
+    assert answers == [True] * 8
+    assert len(await _entries(redis, event.stream)) == 18
+
+
+async def test_in_a_shared_round_trip_a_refused_append_fails_only_its_own_call(probe: Probe, redis: Redis) -> None:
+    publisher, event = probe.publisher, probe.event
+    broken = _probe_type().model_validate(event.model_dump())
+    await redis.set(broken.stream, "not a stream")
+    try:
+        ok, refused = await asyncio.gather(
+            publisher.publish_once(event, claim=f"{probe.claim}:ok", ttl_seconds=60),
+            publisher.publish_once(broken, claim=f"{probe.claim}:refused", ttl_seconds=60),
+            return_exceptions=True,
+        )
+    finally:
+        await redis.delete(broken.stream)
+    assert ok is True
+    assert isinstance(refused, ResponseError) and "WRONGTYPE" in str(refused)
+    assert await redis.exists(f"{probe.claim}:refused") == 0
     assert len(await _entries(redis, event.stream)) == 1

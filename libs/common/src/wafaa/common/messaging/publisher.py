@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from wafaa.common.events import Event
+from wafaa.common.messaging.coalesce import ScriptCoalescer
 from wafaa.common.observability.metrics import EVENTS_PUBLISHED
 
 # Claim a key (SET NX EX) and append the entry only if the claim is new, in one script: Redis runs it
@@ -42,7 +43,8 @@ class EventPublisher:
         self._maxlen = maxlen
         self._service = service
         self._redis = redis
-        self._claim_and_append = redis.register_script(_CLAIM_AND_APPEND) if redis is not None else None
+        # concurrent publish_once calls share round trips to Redis (see coalesce.py)
+        self._claim_and_append = ScriptCoalescer(redis, _CLAIM_AND_APPEND) if redis is not None else None
 
     async def publish(self, event: Event[Any], *, request_id: str | None = None) -> None:
         """Publish one event on its own stream."""
@@ -89,7 +91,7 @@ class EventPublisher:
             correlation_id=str(event.event_id),
         )
         appended = await self._claim_and_append(
-            keys=[claim, event.stream], args=[str(event.event_id), ttl_seconds, self._maxlen, DATA_KEY, entry]
+            [claim, event.stream], [str(event.event_id), ttl_seconds, self._maxlen, DATA_KEY, entry]
         )
         if appended:
             EVENTS_PUBLISHED.labels(self._service, event.stream).inc()
