@@ -25,6 +25,16 @@ import psutil
 KEEP_ALIVE_S = 3.0  # reuse a client connection only while the server keeps it (uvicorn: 5 s)
 
 
+def take_fresh(idle: list[tuple[float, Connection]]) -> Connection | None:
+    """The most recently used idle connection younger than `KEEP_ALIVE_S`; older ones are closed."""
+    while idle:
+        used, conn = idle.pop()
+        if time.monotonic() - used < KEEP_ALIVE_S:
+            return conn
+        conn.close()
+    return None
+
+
 def request_bytes(method: str, path: str, port: int, headers: dict[str, str], body: bytes | None = None) -> bytes:
     """One HTTP/1.1 keep-alive request, serialised."""
     lines = [f"{method} {path} HTTP/1.1", f"host: 127.0.0.1:{port}", "user-agent: wafaa-bench", "accept: */*"]
@@ -153,17 +163,9 @@ async def paced(
     idle: list[tuple[float, Connection]] = [(time.monotonic(), await Connection.open(port)) for _ in range(8)]
     tasks: set[asyncio.Task[None]] = set()
 
-    def take() -> Connection | None:
-        while idle:
-            used, conn = idle.pop()
-            if time.monotonic() - used < KEEP_ALIVE_S:
-                return conn
-            conn.close()
-        return None
-
     async def one(n: int, due: float) -> None:
         try:
-            conn = await _send(take(), port, build(n), run, due)
+            conn = await _send(take_fresh(idle), port, build(n), run, due)
             if conn is not None:
                 idle.append((time.monotonic(), conn))
         finally:

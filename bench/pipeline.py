@@ -406,14 +406,6 @@ async def send_paced(port: int, plan: list[tuple[Message, bool]], rate: float) -
     out: list[Sent] = []
     failures = (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ValueError)
 
-    def take() -> http_load.Connection | None:
-        while idle:
-            used, conn = idle.pop()
-            if time.monotonic() - used < http_load.KEEP_ALIVE_S:
-                return conn
-            conn.close()
-        return None
-
     async def attempt(sent: Sent, conn: http_load.Connection | None) -> None:
         if conn is None:
             conn = await http_load.Connection.open(port)
@@ -430,7 +422,7 @@ async def send_paced(port: int, plan: list[tuple[Message, bool]], rate: float) -
 
     async def one(sent: Sent) -> None:
         try:
-            reused = take()
+            reused = http_load.take_fresh(idle)
             try:
                 await attempt(sent, reused)
             except failures:
