@@ -17,6 +17,7 @@ from tests.fixtures.factories import message_received
 from tests.fixtures.infrastructure import Infrastructure
 from wafaa.common.events import MessageReceived
 from wafaa.common.messaging import EventPublisher
+from wafaa.common.messaging.coalesce import MAX_BATCH
 
 pytestmark = [pytest.mark.integration]
 
@@ -110,3 +111,12 @@ async def test_in_a_shared_round_trip_a_refused_append_fails_only_its_own_call(p
     assert isinstance(refused, ResponseError) and "WRONGTYPE" in str(refused)
     assert await redis.exists(f"{probe.claim}:refused") == 0
     assert len(await _entries(redis, event.stream)) == 1
+
+
+async def test_more_calls_at_once_than_one_script_run_takes_are_all_answered(probe: Probe, redis: Redis) -> None:
+    publisher, event = probe.publisher, probe.event
+    claims = [f"{probe.claim}:{n}" for n in range(2 * MAX_BATCH + 5)]  # three script runs
+    answers = await asyncio.gather(*(publisher.publish_once(event, claim=c, ttl_seconds=60) for c in claims))
+    assert answers == [True] * len(claims)
+    assert len(await _entries(redis, event.stream)) == len(claims)
+    assert await redis.exists(*claims) == len(claims)

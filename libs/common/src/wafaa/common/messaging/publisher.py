@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from wafaa.common.events import Event
-from wafaa.common.messaging.coalesce import ScriptCoalescer
+from wafaa.common.messaging.coalesce import BatchedScript
 from wafaa.common.observability.metrics import EVENTS_PUBLISHED
 
 # Claim a key (SET NX EX) and append the entry only if the claim is new, in one script: Redis runs it
@@ -18,16 +18,26 @@ from wafaa.common.observability.metrics import EVENTS_PUBLISHED
 # entirely or not at all. Two commands could leave a claim without its entry (a crash or timeout in
 # between), and every later delivery would be taken for a duplicate of a message that was never stored.
 # A script is not rolled back when a command in it fails, so a refused append releases the claim itself.
+# The script runs a batch of such calls (see coalesce.py): KEYS holds each call's claim and stream, ARGV
+# each call's event id, claim TTL, stream bound, field and entry; it answers 1 (appended), 0 (claim
+# already held) or the refused append's error, per call.
 _CLAIM_AND_APPEND = """
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
-    return 0
+local replies = {}
+for call = 0, #KEYS / 2 - 1 do
+    local claim, stream, arg = KEYS[2 * call + 1], KEYS[2 * call + 2], 5 * call
+    if not redis.call('SET', claim, ARGV[arg + 1], 'NX', 'EX', ARGV[arg + 2]) then
+        replies[call + 1] = 0
+    else
+        local appended = redis.pcall('XADD', stream, 'MAXLEN', '~', ARGV[arg + 3], '*', ARGV[arg + 4], ARGV[arg + 5])
+        if type(appended) == 'table' and appended.err then
+            redis.call('DEL', claim)
+            replies[call + 1] = appended
+        else
+            replies[call + 1] = 1
+        end
+    end
 end
-local appended = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', ARGV[4], ARGV[5])
-if type(appended) == 'table' and appended.err then
-    redis.call('DEL', KEYS[1])
-    return appended
-end
-return 1
+return replies
 """
 
 
@@ -43,8 +53,10 @@ class EventPublisher:
         self._maxlen = maxlen
         self._service = service
         self._redis = redis
-        # concurrent publish_once calls share round trips to Redis (see coalesce.py)
-        self._claim_and_append = ScriptCoalescer(redis, _CLAIM_AND_APPEND) if redis is not None else None
+        # concurrent publish_once calls share one script run in Redis (see coalesce.py)
+        self._claim_and_append = (
+            BatchedScript(redis, _CLAIM_AND_APPEND, keys_per_call=2, args_per_call=5) if redis is not None else None
+        )
 
     async def publish(self, event: Event[Any], *, request_id: str | None = None) -> None:
         """Publish one event on its own stream."""
