@@ -214,6 +214,28 @@ async def test_a_delivery_answer_carries_the_request_id_and_the_schema_documents
         assert {"200", "401", "413", "503"} <= operation["responses"].keys()
 
 
+async def test_an_unexpected_error_while_taking_a_delivery_is_a_500_with_its_request_id(
+    gateway: Gateway,
+) -> None:
+    class BrokenIntake:  # a bug past every expected failure: the ingress answers it as FastAPI would
+        async def receive(self, *_args: object) -> None:
+            raise KeyError("a bug")
+
+    owner = await create_tenant_with_owner(gateway.app)
+    channel = await connect_whatsapp(gateway, owner)
+    raw = whatsapp_text(channel["external_account_id"])
+    working, gateway.app.state.webhooks = gateway.app.state.webhooks, BrokenIntake()
+    try:
+        headers = {"X-Hub-Signature-256": sign(raw, DEV_META_APP_SECRET), "X-Request-ID": "meta-try-1"}
+        response = await gateway.client.post("/api/v1/webhooks/whatsapp", content=raw, headers=headers)
+    finally:
+        gateway.app.state.webhooks = working
+    assert (response.status_code, response.json()["code"]) == (500, "internal_error")
+    assert response.headers["x-request-id"] == "meta-try-1"
+    assert "a bug" not in response.text
+    assert (await post(gateway.client, raw)).json() == {"status": "ok", "accepted": 1, "duplicates": 0}
+
+
 async def test_a_gateway_that_cannot_store_the_event_answers_503_never_200(
     gateway: Gateway, infra: Infrastructure
 ) -> None:

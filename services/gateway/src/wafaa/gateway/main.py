@@ -14,6 +14,7 @@ from faststream.redis import RedisBroker, StreamSub
 from faststream.specification import AsyncAPI
 from prometheus_client import make_asgi_app
 from redis.asyncio import Redis
+from starlette.types import Receive, Scope, Send
 
 from wafaa.common.db import Database, exactly_once
 from wafaa.common.db.inbox import TransactionalHandler
@@ -99,6 +100,25 @@ SUBSCRIPTIONS: list[tuple[type[Event[Any]], TransactionalHandler[Any]]] = [
 ]
 
 
+class GatewayApp(FastAPI):
+    """The REST application behind two plain ASGI layers that every request but lifespan passes first.
+
+    The request-id middleware (ids on every response and log line, FastAPI's own 500s included), then the
+    webhook ingress, which answers Meta's deliveries without any of FastAPI's per-request layers (see
+    webhooks/ingress.py); every other request goes on to FastAPI as usual.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._front = RequestIdMiddleware(WebhookIngress(super().__call__, self.state))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await super().__call__(scope, receive, send)
+            return
+        await self._front(scope, receive, send)
+
+
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     """Build the gateway application."""
     settings = settings or GatewaySettings()
@@ -126,7 +146,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         await db.dispose()
         await redis.aclose()
 
-    app = FastAPI(
+    app = GatewayApp(
         title="Wafaa AI Concierge API",
         version="1.0.0",
         lifespan=lifespan,
@@ -168,8 +188,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     # multipart framing on top of the files themselves
     upload_body_limit = settings.knowledge_max_files_per_request * settings.knowledge_max_file_mb * 2**20 + 2**20
     app.add_middleware(UploadBodyLimit, max_bytes=upload_body_limit)
-    app.add_middleware(WebhookIngress)
-    app.add_middleware(RequestIdMiddleware)
     app.include_router(health_router)
     app.include_router(webhooks_router)
     routers = (auth_router, tenants_router, users_router, audit_router, platform_router, channels_router)

@@ -28,7 +28,7 @@ async def _handshake(
 
 
 async def _deliver(request: Request, platform: Platform) -> JSONResponse:
-    """What `WebhookIngress` answers; reached here only by an app built without it."""
+    """What `WebhookIngress` answers; reached here only by an app built without it (not `GatewayApp`)."""
     answer = await deliver(
         _intake(request),
         platform,
@@ -63,7 +63,7 @@ async def instagram_handshake(
 
 
 # The two delivery routes describe the operations in the OpenAPI schema; in the running app
-# `WebhookIngress` (webhooks/ingress.py) answers these requests before FastAPI's routing, through the
+# `WebhookIngress` (webhooks/ingress.py) answers these requests before FastAPI sees them, through the
 # same `deliver`.
 WEBHOOK_RESPONSES: dict[int | str, dict[str, object]] = {
     401: {"description": "Signature mismatch"},
