@@ -203,16 +203,9 @@ def timed_out_sends(log_dir: Path) -> list[float]:
     return sorted(moments)
 
 
-ANALYTICS_BEHIND = (
-    "open: analytics (one process, about 95 ms of CPU per reply) can still be catching up when the 180 s quiet"
-    " deadline passes on a loaded 2-CPU machine (seen: 35 messages not yet counted, its consumer busy, no lock"
-    " waits); the gateway dedup and channel sender bugs this case found are fixed"
-)
-
-
 @pytest.mark.parametrize(
     "replicas",
-    [1, pytest.param(3, marks=pytest.mark.xfail(strict=False, reason=ANALYTICS_BEHIND))],
+    [1, 3],
     ids=["one_replica_each", "rag_and_channels_x3"],
 )
 async def test_under_every_fault_each_message_is_stored_once_and_answered_once(
@@ -435,7 +428,7 @@ async def test_under_every_fault_each_message_is_stored_once_and_answered_once(
     got_dead = {s: sorted({(g, e) for g, e, _, _ in rows}) for s, rows in dead.items()}
     assert got_dead == expected_dead, f"dead letters differ from the poison events: {dead}{context}"
     assert all(reason.startswith("invalid event") for rows in dead.values() for *_, reason in rows), dead
-    # the same entry dead-lettered twice by one group: it was handled twice at once (see the xfail below)
+    # the same entry dead-lettered twice by one group: it was handled twice at once (asserted below)
     same_entry_twice = {s: rows for s, rows in dead.items() if len(rows) != len({(g, e) for g, e, _, _ in rows})}
 
     # ---- the services recovered by themselves ------------------------------------------------
@@ -459,18 +452,12 @@ async def test_under_every_fault_each_message_is_stored_once_and_answered_once(
     if replicas > 1:
         assert all(n > 0 for counts in work.values() for n in counts), f"a replica did no work: {work}"
 
-    # ---- known product bugs, reported with their evidence (everything above holds regardless) ---
-    bugs = []
-    if unexplained or same_entry_twice:
-        bugs.append(
-            f"the reclaimer re-runs entries a reader still holds in a slow batch (see"
-            f" {test_a_batch_slower_than_the_reclaim_idle_time_sends_each_reply_once.__name__}): {len(unexplained)}"
-            f" texts got a second reply outside the sender's window, {len(same_entry_twice)} dead-letter streams hold"
-            f" one entry twice"
-        )
-    if bugs:
-        pytest.xfail("known product bugs: " + "; ".join(bugs) + f"; summary in {ARTIFACTS}")
-    assert not unexplained and not same_entry_twice
+    # ---- no second reply outside the sender's window, no entry handled twice at once -----------
+    assert not unexplained, (
+        f"{len(unexplained)} texts got a second reply outside the sender's window (see"
+        f" {test_a_batch_slower_than_the_reclaim_idle_time_sends_each_reply_once.__name__}): {unexplained}{context}"
+    )
+    assert not same_entry_twice, f"dead-letter streams hold one entry twice: {same_entry_twice}{context}"
 
 
 async def test_a_batch_slower_than_the_reclaim_idle_time_sends_each_reply_once(
