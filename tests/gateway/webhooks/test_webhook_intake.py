@@ -16,7 +16,9 @@ from tests.fixtures.gateway import create_tenant_with_owner, gateway_settings, h
 from tests.fixtures.infrastructure import Infrastructure
 from tests.fixtures.waiting import eventually
 from tests.gateway.conftest import Gateway
+from wafaa.gateway.channels.repository import route_webhook
 from wafaa.gateway.config import DEV_META_APP_SECRET, DEV_META_VERIFY_TOKEN
+from wafaa.gateway.webhooks import service
 from wafaa.gateway.webhooks.signature import sign
 
 pytestmark = pytest.mark.integration
@@ -294,6 +296,28 @@ async def test_channel_routes_are_reused_briefly_new_channels_at_once_changes_wi
         response = await post(client, whatsapp_text(number))
     assert (response.status_code, response.json()["accepted"]) == (200, 0)
     assert len(await events(redis)) == 2
+
+
+async def test_webhooks_arriving_while_a_route_is_looked_up_share_that_one_lookup(
+    gateway: Gateway, redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner = await create_tenant_with_owner(gateway.app)
+    channel = await connect_whatsapp(gateway, owner)
+    lookups: list[str] = []
+
+    async def slow_lookup(session: object, platform: str, account_id: str) -> object:
+        lookups.append(account_id)
+        await asyncio.sleep(0.3)  # Postgres is slow: every webhook below arrives meanwhile
+        return await route_webhook(session, platform, account_id)
+
+    monkeypatch.setattr(service, "route_webhook", slow_lookup)
+    bodies = [whatsapp_text(channel["external_account_id"]) for _ in range(20)]
+    answers = await asyncio.gather(*(post(gateway.client, raw) for raw in bodies))
+    assert [a.json()["accepted"] for a in answers] == [1] * 20
+    assert lookups == [channel["external_account_id"]]
+    assert len(await events(redis)) == 20
+    assert (await post(gateway.client, whatsapp_text(channel["external_account_id"]))).json()["accepted"] == 1
+    assert len(lookups) == 1, "the route found is kept for the cache time"
 
 
 async def test_nul_characters_a_customer_sends_are_dropped_not_stored_as_a_poison_event(

@@ -95,10 +95,9 @@ class WebhookIngress:
 
 
 async def _raw_body(headers: Mapping[bytes, bytes], receive: Receive, limit: int) -> bytes:
-    too_large = ApiError(413, "too_large", f"Webhook bodies are limited to {limit} bytes.")
     declared = headers.get(b"content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise too_large
+        raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -108,7 +107,11 @@ async def _raw_body(headers: Mapping[bytes, bytes], receive: Receive, limit: int
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise too_large
+            raise _too_large(limit)
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, "too_large", f"Webhook bodies are limited to {limit} bytes.")
