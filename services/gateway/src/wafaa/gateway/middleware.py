@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-import uuid
+import secrets
 from typing import Any
 
 from wafaa.common.observability.logging import log_context
@@ -22,7 +22,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _SAFE.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if _SAFE.match(incoming) else secrets.token_hex(16)  # as uuid4().hex, cheaper
         scope.setdefault("state", {})["request_id"] = request_id
 
         async def send_with_id(message: dict[str, Any]) -> None:

@@ -17,14 +17,14 @@ event_var: ContextVar[str | None] = ContextVar("event_id", default=None)
 request_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 _CONTEXT = (("service", service_var), ("tenant_id", tenant_var), ("event_id", event_var), ("request_id", request_var))
+_VARIABLES = dict(_CONTEXT)
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
 
 @contextmanager
 def log_context(**values: str | None) -> Iterator[None]:
     """Bind tenant_id / event_id / request_id to every log line written inside the block."""
-    variables = dict(_CONTEXT)
-    tokens = [(variables[name], variables[name].set(value)) for name, value in values.items()]
+    tokens = [(_VARIABLES[name], _VARIABLES[name].set(value)) for name, value in values.items()]
     try:
         yield
     finally:
