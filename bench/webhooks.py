@@ -155,6 +155,7 @@ def render(args: argparse.Namespace, measured: dict[str, Any]) -> str:
     floor_rps = statistics.median(r.rps for r in sides["floor"])
     ratio = statistics.median(r.rps for r in sides["gateway"]) / floor_rps
     p99 = paced["gateway"].pct(0.99)
+    cpu = {side: sum(r.cpu_server for r in rs) / max(sum(r.ok for r in rs), 1) * 1e6 for side, rs in sides.items()}
     paced_ok = paced["gateway"].ok == int(args.rate * args.seconds)
     lines = [
         f"Load: full speed {args.requests:,} webhooks per round after {args.warmup:,} warm-up webhooks, "
@@ -179,6 +180,10 @@ def render(args: argparse.Namespace, measured: dict[str, Any]) -> str:
         f"{paced['gateway'].ok:,}/{int(args.rate * args.seconds):,} answered 2xx, "
         f"achieved {paced['gateway'].rps:,.0f}/s).",
         f"- Target: at least 50% of the floor's throughput: **{'met' if ratio >= 0.5 else 'not met'}** ({ratio:.0%}).",
+        f"- CPU per webhook over every full-speed round: gateway {cpu['gateway']:,.0f} µs, floor {cpu['floor']:,.0f} µs"
+        f" ({cpu['floor'] / cpu['gateway']:.0%} of the gateway's). Each side is one process and the busier it is the"
+        " closer its CPU bounds its rate, so this ratio is the throughput ratio without the floor's round-to-round"
+        " swings (the client and the servers share 2 CPUs).",
         f"- Load average (1 min) before / after the run: {measured['load'][0]} / {measured['load'][1]} "
         "on 2 CPUs shared with other work.",
     ]
