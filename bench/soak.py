@@ -752,9 +752,33 @@ def report(
         f"- Nothing lost or duplicated in the soak: **{'met' if clean else 'not met'}** ({lost} lost, "
         f"{duplicates} duplicate replies, {stray} replies to unknown ids"
         f"{'' if soak.drained else '; the drain was cut off, so lost ones may only be late'}).",
+        f"- CPU per message over the soak: {per_message_cpu(soak)}.",
+        f"- Reading Redis's growth: {redis_growth(soak)}",
         f"- Load average (1 min) before / after: {load[0]:.2f} / {load[1]:.2f} on {cores} CPUs shared with other work.",
     ]
     return "\n".join(lines)
+
+
+def per_message_cpu(soak: SoakRun) -> str:
+    """Each process tree's CPU over the sending divided by the messages sent, the busiest first."""
+    count = max(len(soak.sent), 1)
+    costs = sorted(((cpu / count * 1000, name) for name, cpu in soak.series.cpu.items()), reverse=True)
+    return ", ".join(f"{name} {ms:,.0f} ms" for ms, name in costs)
+
+
+def redis_growth(soak: SoakRun) -> str:
+    """How much Redis's private memory grew per message, and what bounds it."""
+    private = soak.series.private.get("Redis") or []
+    if len(private) < 2:
+        return "not sampled."
+    grown = (private[-1][1] - private[0][1]) / MB
+    per_message = grown * 1024 / max(len(soak.sent), 1)
+    return (
+        f"{grown:,.1f} MB over {len(soak.sent):,} messages, about {per_message:,.1f} KB per message: the stream entries"
+        " each message leaves (kept up to `STREAM_MAXLEN` per stream) and the webhook dedup keys (kept"
+        " `WEBHOOK_DEDUP_TTL_SECONDS`, 7 days by default, as Meta re-delivers for 7 days). Both are bounded by those"
+        " settings, not leaks, but at a steady rate the bound is gigabytes: size Redis's memory from them."
+    )
 
 
 # --- Main ---------------------------------------------------------------------------------------
