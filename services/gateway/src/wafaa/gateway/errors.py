@@ -37,6 +37,11 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return body
 
 
+def internal_error_body() -> dict[str, Any]:
+    """The 500 body for an unexpected error: no detail of it leaves the server."""
+    return error_body("internal_error", "Something went wrong on our side.")
+
+
 # FastAPI answers 400 itself, before any validation, when it cannot decode a body (JSON that is not
 # UTF-8, broken multipart framing); every operation that takes a body documents it.
 UNREADABLE_BODY: dict[str, Any] = {"description": "The body could not be decoded (not UTF-8 JSON, broken multipart)"}
@@ -76,12 +81,12 @@ def install_error_handlers(app: FastAPI) -> None:
             message = "A value in the request cannot be stored or searched (a NUL character, a date out of range)."
             return JSONResponse(error_body("invalid_value", message), status_code=422)
         logger.exception("unhandled database error")
-        return JSONResponse(error_body("internal_error", "Something went wrong on our side."), status_code=500)
+        return JSONResponse(internal_error_body(), status_code=500)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error")
-        return JSONResponse(error_body("internal_error", "Something went wrong on our side."), status_code=500)
+        return JSONResponse(internal_error_body(), status_code=500)
 
 
 def document_unreadable_bodies(app: FastAPI) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 from starlette.datastructures import State
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from wafaa.gateway.errors import ApiError, error_body
+from wafaa.gateway.errors import ApiError, error_body, internal_error_body
 from wafaa.gateway.webhooks.parsing import Platform
 from wafaa.gateway.webhooks.service import WebhookIntake
 
@@ -86,7 +86,7 @@ class WebhookIngress:
             )
         except Exception:
             logger.exception("unexpected error while taking a webhook")
-            answer = Answer(500, error_body("internal_error", "Something went wrong on our side."))
+            answer = Answer(500, internal_error_body())
         payload = json.dumps(answer.body, separators=(",", ":")).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
         headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers.items()]

@@ -46,6 +46,11 @@ def _without_nul(value: Any) -> Any:
     return value
 
 
+def _unavailable() -> ApiError:
+    """A 503: the webhook cannot be stored now, and Meta retries a 503 later."""
+    return ApiError(503, "unavailable", "Cannot store the webhook right now; Meta will retry.")
+
+
 @dataclass
 class WebhookOutcome:
     published: int = 0
@@ -164,7 +169,7 @@ class WebhookIntake:
         try:
             return await asyncio.shield(lookup)  # a caller going away does not cancel the others' lookup
         except Exception as exc:
-            raise ApiError(503, "unavailable", "Cannot store the webhook right now; Meta will retry.") from exc
+            raise _unavailable() from exc
 
     async def _look_up(self, platform: Platform, account: str) -> WebhookRoute | None:
         try:
@@ -201,7 +206,7 @@ class WebhookIntake:
         try:
             return bool(await self.redis.exists(sent_marker(route.tenant_id, platform_message_id)))
         except RedisError as exc:
-            raise ApiError(503, "unavailable", "Cannot store the webhook right now; Meta will retry.") from exc
+            raise _unavailable() from exc
 
     @staticmethod
     def _message_event(route: WebhookRoute, m: InboundMessage) -> MessageReceived:
@@ -225,4 +230,4 @@ class WebhookIntake:
             )
         except Exception as exc:  # a refused append, a lost connection, a timeout: Meta must retry
             logger.exception("could not append the webhook's event to its stream")
-            raise ApiError(503, "unavailable", "Cannot store the webhook right now; Meta will retry.") from exc
+            raise _unavailable() from exc
