@@ -72,9 +72,9 @@ def gateway() -> Iterator[Gateway]:
 
 
 @contextmanager
-def floor(kind: str, body: bytes = b"{}") -> Iterator[ServiceProcess]:
-    """The bare uvicorn floor (`python -m bench.floor`) for `kind`."""
-    env = {"FLOOR_KIND": kind, "FLOOR_BODY": body.decode()}
+def floor(kind: str, body: bytes = b"{}", env: dict[str, str] | None = None) -> Iterator[ServiceProcess]:
+    """The bare uvicorn floor (`python -m bench.floor`) for `kind`, with `env` added to its environment."""
+    env = {"FLOOR_KIND": kind, "FLOOR_BODY": body.decode(), **(env or {})}
     process = ServiceProcess("bench.floor", env, _logs_dir(), name=f"floor-{kind}").start()
     try:
         process.wait_ready(30)

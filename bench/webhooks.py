@@ -10,8 +10,12 @@ with `X-Hub-Signature-256` = `sign(raw, DEV_META_APP_SECRET)`. So each request p
 the channel route in Postgres, checks the HMAC, claims the message id in Redis (`SET NX EX`) and appends
 a `MessageReceived` to `wafaa.message.received` before answering 200. The floor is a bare ASGI app on
 uvicorn (`python -m bench.floor`, one process, no framework) that reads the raw body, verifies its HMAC
-with the same function and answers 200 with the gateway's JSON shape. Both sides get the very same
-signed bodies (fresh ids per round), serialised before the clock starts.
+with the same function and answers 200 with the gateway's JSON shape. A third side, the store floor
+(`FLOOR_KIND=webhook-store`), does what the floor does plus `json.loads` of the body and an `XADD` of the
+raw bytes with a plain redis-py client before its 200, the appends of one event-loop turn in one pipeline:
+the least any endpoint that stores a webhook before answering (as Meta's retries require) can do with
+these parts. All sides get the very same signed bodies
+(fresh ids per round), serialised before the clock starts.
 Client (both sides): `bench.http_load`, a small asyncio HTTP/1.1 client on uvloop in the benchmark
 process (httpx was the bottleneck, see that module), keep-alive over loopback.
 Full speed: a fixed number of connections with one request in flight each, a fixed number of requests per
@@ -44,6 +48,7 @@ from wafaa.gateway.webhooks.signature import sign
 PATH = "/api/v1/webhooks/whatsapp"
 PAYLOAD = Path(__file__).resolve().parents[2] / "shared" / "reference" / "meta-payloads" / "wa_text.json"
 MARKER = "wamid.BENCH-MESSAGE-ID"
+STORE_STREAM = "bench.floor.webhooks"  # where the store floor appends
 
 
 def _template(phone_number_id: str) -> str:
@@ -110,28 +115,36 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         assert first.json()["accepted"] == 1, first.text
         redis = Redis.from_url(gw.infra.redis_url)
         stream_before = redis.xlen(MessageReceived.stream)
-        with floor("webhook") as bare:
-            sides: dict[str, list[http_load.Run]] = {"gateway": [], "floor": []}
+        store_env = {"REDIS_URL": gw.infra.redis_url, "FLOOR_STREAM": STORE_STREAM}
+        with floor("webhook") as bare, floor("webhook-store", env=store_env) as store:
+            procs = (("gateway", gw.process), ("floor", bare), ("store", store))
+            sides: dict[str, list[http_load.Run]] = {side: [] for side, _ in procs}
             for n in range(args.rounds):
-                for side, proc in (("gateway", gw.process), ("floor", bare)):
+                for side, proc in procs:
                     measured = http_load.run_async(_full_speed(proc.port, proc.pid, template, args))
                     assert isinstance(measured, http_load.Run)
                     sides[side].append(measured)
                     _print(f"round {n + 1} {side} full speed", measured)
             paced: dict[str, http_load.Run] = {}
-            for side, proc in (("gateway", gw.process), ("floor", bare)):
+            for side, proc in procs:
                 measured = http_load.run_async(_paced(proc.port, proc.pid, template, args))
                 assert isinstance(measured, http_load.Run)
                 paced[side] = measured
                 _print(f"{side} paced {args.rate:g}/s", measured)
         appended = redis.xlen(MessageReceived.stream) - stream_before
+        stored = redis.xlen(STORE_STREAM)
         redis.close()
-    sent = sum(r.ok for r in sides["gateway"]) + paced["gateway"].ok + args.warmup * args.rounds
+
+    def answered(side: str) -> int:
+        return sum(r.ok for r in sides[side]) + paced[side].ok + args.warmup * args.rounds
+
     return {
         "sides": sides,
         "paced": paced,
         "appended": appended,
-        "sent_ok": sent,
+        "sent_ok": answered("gateway"),
+        "stored": stored,
+        "store_ok": answered("store"),
         "load": (load_before, http_load.load_average()),
         "bytes": len(probe),
     }
@@ -154,6 +167,7 @@ def render(args: argparse.Namespace, measured: dict[str, Any]) -> str:
     sides, paced = measured["sides"], measured["paced"]
     floor_rps = statistics.median(r.rps for r in sides["floor"])
     ratio = statistics.median(r.rps for r in sides["gateway"]) / floor_rps
+    store_ratio = statistics.median(r.rps for r in sides["gateway"]) / statistics.median(r.rps for r in sides["store"])
     p99 = paced["gateway"].pct(0.99)
     cpu = {side: sum(r.cpu_server for r in rs) / max(sum(r.ok for r in rs), 1) * 1e6 for side, rs in sides.items()}
     paced_ok = paced["gateway"].ok == int(args.rate * args.seconds)
@@ -172,18 +186,29 @@ def render(args: argparse.Namespace, measured: dict[str, Any]) -> str:
             floor_rps,
         ),
         _row("bare uvicorn floor (HMAC of the raw body, 200)", sides["floor"], paced["floor"], floor_rps),
+        _row(
+            "store floor (the floor + `json.loads` + a raw redis-py XADD, pipelined per loop turn)",
+            sides["store"],
+            paced["store"],
+            floor_rps,
+        ),
         "",
         f"- Events appended to `{MessageReceived.stream}` by the timed and warm-up requests: "
-        f"{measured['appended']:,} for {measured['sent_ok']:,} webhooks answered 2xx.",
+        f"{measured['appended']:,} for {measured['sent_ok']:,} webhooks answered 2xx; the store floor appended "
+        f"{measured['stored']:,} entries for {measured['store_ok']:,}.",
         f"- Target: p99 under 50 ms at {args.rate:g} webhooks/s: "
         f"**{'met' if p99 < 50 and paced_ok else 'not met'}** (p99 {p99:.1f} ms, "
         f"{paced['gateway'].ok:,}/{int(args.rate * args.seconds):,} answered 2xx, "
         f"achieved {paced['gateway'].rps:,.0f}/s).",
         f"- Target: at least 50% of the floor's throughput: **{'met' if ratio >= 0.5 else 'not met'}** ({ratio:.0%}).",
         f"- CPU per webhook over every full-speed round: gateway {cpu['gateway']:,.0f} µs, floor {cpu['floor']:,.0f} µs"
-        f" ({cpu['floor'] / cpu['gateway']:.0%} of the gateway's). Each side is one process and the busier it is the"
-        " closer its CPU bounds its rate, so this ratio is the throughput ratio without the floor's round-to-round"
-        " swings (the client and the servers share 2 CPUs).",
+        f" ({cpu['floor'] / cpu['gateway']:.0%} of the gateway's), store floor {cpu['store']:,.0f} µs"
+        f" ({cpu['store'] / cpu['gateway']:.0%} of the gateway's). Each side is one process and the busier it is the"
+        " closer its CPU bounds its rate, so these ratios are the throughput ratios without the floors'"
+        " round-to-round swings (the client and the servers share 2 CPUs).",
+        f"- Against the store floor the gateway reaches {store_ratio:.0%} of its throughput (median rounds): the store"
+        " floor's own ratio to the floor is the most that storing a webhook before answering leaves, before any"
+        " parsing, routing, deduplication or event building.",
         f"- Load average (1 min) before / after the run: {measured['load'][0]} / {measured['load'][1]} "
         "on 2 CPUs shared with other work.",
     ]
