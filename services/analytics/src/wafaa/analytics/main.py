@@ -22,11 +22,12 @@ from wafaa.common.runtime import WorkerRuntime
 
 settings = AnalyticsSettings()
 runtime = WorkerRuntime(settings, "analytics")
-runtime.on(MessageReceived, on_message_received, inbox=ProcessedEvent)
-runtime.on(ReplyReady, on_reply_ready, inbox=ProcessedEvent)
-runtime.on(ReplySent, on_reply_sent, inbox=ProcessedEvent)
-runtime.on(ReplyFailed, on_reply_failed, inbox=ProcessedEvent)
-runtime.on(DeliveryStatusChanged, on_delivery_status_changed, inbox=ProcessedEvent)
-runtime.on(ConversationStatusChanged, on_conversation_status_changed, inbox=ProcessedEvent)
+# Every handler writes only the service's own tables, so a read batch is applied in one transaction.
+runtime.on(MessageReceived, on_message_received, inbox=ProcessedEvent, group_commit=True)
+runtime.on(ReplyReady, on_reply_ready, inbox=ProcessedEvent, group_commit=True)
+runtime.on(ReplySent, on_reply_sent, inbox=ProcessedEvent, group_commit=True)
+runtime.on(ReplyFailed, on_reply_failed, inbox=ProcessedEvent, group_commit=True)
+runtime.on(DeliveryStatusChanged, on_delivery_status_changed, inbox=ProcessedEvent, group_commit=True)
+runtime.on(ConversationStatusChanged, on_conversation_status_changed, inbox=ProcessedEvent, group_commit=True)
 
 app = runtime.asgi()

@@ -27,8 +27,9 @@ sender = ReplySender(
 
 # Sending spans several transactions (intent, each part, outcome), so it is not wrapped in one.
 runtime.consumer.subscribe(ReplyReady, sender.deliver)
-runtime.on(MessageReceived, on_message_received, inbox=ProcessedEvent)
-runtime.on(DeliveryStatusChanged, on_delivery_status_changed, inbox=ProcessedEvent)
+# These two write only the service's own tables, so a read batch is applied in one transaction.
+runtime.on(MessageReceived, on_message_received, inbox=ProcessedEvent, group_commit=True)
+runtime.on(DeliveryStatusChanged, on_delivery_status_changed, inbox=ProcessedEvent, group_commit=True)
 
 app = runtime.asgi()
 app.after_shutdown(graph.aclose)

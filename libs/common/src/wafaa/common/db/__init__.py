@@ -2,7 +2,7 @@
 
 from wafaa.common.db.base import HasCreatedAt, HasId, InboxMixin, TenantScoped, service_metadata
 from wafaa.common.db.engine import Database
-from wafaa.common.db.inbox import exactly_once, record_many, record_once
+from wafaa.common.db.inbox import exactly_once, exactly_once_together, record_many, record_once
 from wafaa.common.db.repository import CrossTenantWriteError, TenantRepository
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "TenantRepository",
     "TenantScoped",
     "exactly_once",
+    "exactly_once_together",
     "record_many",
     "record_once",
     "service_metadata",

@@ -49,10 +49,14 @@ class Database:
         not tenant-scoped can be read.
         """
         async with self.sessions() as session, session.begin():
-            await session.execute(
-                _SET_CONTEXT, {"tenant_id": str(tenant_id) if tenant_id else "", "timeout": self._timeout}
-            )
+            await self.enter_tenant(session, tenant_id)
             yield session
+
+    async def enter_tenant(self, session: AsyncSession, tenant_id: UUID | None) -> None:
+        """Make `tenant_id` the tenant of the rest of this transaction (row-level security follows at once)."""
+        await session.execute(
+            _SET_CONTEXT, {"tenant_id": str(tenant_id) if tenant_id else "", "timeout": self._timeout}
+        )
 
     async def ping(self) -> None:
         """Raise unless the database answers."""

@@ -16,6 +16,11 @@ While an entry waits in its batch or runs, its process renews its claim (XCLAIM 
 is still working on: a slow batch is not handled twice. A process that dies stops renewing, and its
 entries are reclaimed after `reclaim_idle_ms` as before; a failed entry is released at once.
 
+A subscription may also give a handler for a whole batch (`together`, one database transaction for
+all of it: see `exactly_once_together`). A batch of two or more fresh entries then goes to it in one
+call; if it raises, nothing of it is kept and the entries are handled one by one as without it, so a
+poison entry still fails (and is retried or dead-lettered) alone.
+
 An entry delivered `max_deliveries` times without success, or whose handler raised
 `PermanentError`, is appended to `<stream>.dlq` with the reason and then acknowledged.
 """
@@ -50,6 +55,7 @@ logger = logging.getLogger(__name__)
 
 E = TypeVar("E", bound=Event[Any])
 EventHandler = Callable[[E], Awaitable[None]]
+BatchHandler = Callable[[Sequence[E]], Awaitable[None]]
 
 DEAD_REASON_HEADER = "x-dead-reason"
 DEAD_ENTRY_HEADER = "x-dead-entry-id"
@@ -113,15 +119,27 @@ class EventConsumer:
         after `seconds` (they stay pending, and the reclaimer hands them out again)."""
         await asyncio.gather(*(runner.drain(seconds) for runner in self._runners))
 
-    def subscribe(self, event_type: type[E], handler: EventHandler[E], *, concurrency: int = 1) -> None:
+    def subscribe(
+        self,
+        event_type: type[E],
+        handler: EventHandler[E],
+        *,
+        concurrency: int = 1,
+        together: BatchHandler[E] | None = None,
+    ) -> None:
         """Deliver every event of `event_type` to `handler`, at least once, in this group.
 
         `concurrency` > 1 runs that many entries at once, across batches: entries are then handled
         out of stream order, so keep 1 where order matters (a conversation's messages).
+        `together` (only with `concurrency` 1) takes the events of a fresh batch of two or more in one
+        call, in stream order, and must have the same effect as `handler` on each in turn; when it
+        raises it must leave no effect, and `handler` then takes each event alone.
         """
+        if together is not None and concurrency != 1:
+            raise ValueError("a batch handler needs concurrency 1")
         opts = self.options
         stream = event_type.stream
-        runner = _EntryRunner(event_type, handler, opts, concurrency)
+        runner = _EntryRunner(event_type, handler, opts, concurrency, together)
         self._runners.append(runner)
         reader = StreamSub(
             stream,
@@ -169,12 +187,18 @@ class _EntryRunner:
     """Runs a handler over the entries of one batch and decides ack, retry or dead letter."""
 
     def __init__(
-        self, event_type: type[E], handler: EventHandler[E], options: ConsumerOptions, concurrency: int = 1
+        self,
+        event_type: type[E],
+        handler: EventHandler[E],
+        options: ConsumerOptions,
+        concurrency: int = 1,
+        together: BatchHandler[E] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.event_type = event_type
         self.handler: EventHandler[Any] = handler
+        self.together: BatchHandler[Any] | None = together
         self.options = options
         self.concurrency = concurrency
         self.stream = event_type.stream
@@ -199,6 +223,10 @@ class _EntryRunner:
         if self.concurrency == 1:
             done: list[bytes] = []
             try:
+                together = self.together is not None and not claimed and len(entries) > 1
+                if together and await self._run_together(entries):
+                    await redis.xack(self.stream, self.options.group, *ids)
+                    return
                 for entry_id, body, entry_headers in entries:
                     if await self._run_entry(redis, entry_id, body, entry_headers, claimed=claimed):
                         done.append(entry_id)
@@ -217,6 +245,35 @@ class _EntryRunner:
             task = asyncio.create_task(self._run_in_slot(redis, entry_id, body, entry_headers, claimed=claimed))
             self._running.add(task)
             task.add_done_callback(self._running.discard)
+
+    async def _run_together(self, entries: list[tuple[bytes, Any, dict[str, Any]]]) -> bool:
+        """Hand the batch to the batch handler; False (nothing applied) when any entry needs handling alone."""
+        assert self.together is not None
+        events = []
+        for _, body, headers in entries:
+            try:
+                event = self.event_type.model_validate(body)
+            except (ValidationError, TypeError, ValueError):
+                return False  # the per-entry path dead-letters it
+            if headers.get(TENANT_HEADER) not in (None, str(event.tenant_id)):
+                return False
+            events.append(event)
+        started = time.perf_counter()
+        try:
+            await self.together(events)
+        except Exception:
+            logger.info(
+                "a batch could not be applied together; its entries are handled one by one",
+                exc_info=True,
+                extra={"stream": self.stream, "entries": len(events)},
+            )
+            return False
+        labels = (self.options.group, self.stream)
+        each = (time.perf_counter() - started) / len(events)
+        for _ in events:
+            EVENT_HANDLE_SECONDS.labels(*labels).observe(each)
+        EVENTS_HANDLED.labels(*labels, "processed").inc(len(events))
+        return True
 
     async def _run_in_slot(
         self, redis: Any, entry_id: bytes, body: Any, headers: dict[str, Any], *, claimed: bool

@@ -31,7 +31,7 @@ from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception_type, w
 
 from wafaa.common.config import CommonSettings
 from wafaa.common.db.engine import Database
-from wafaa.common.db.inbox import TransactionalHandler, exactly_once
+from wafaa.common.db.inbox import TransactionalHandler, exactly_once, exactly_once_together
 from wafaa.common.events import Event
 from wafaa.common.messaging.client import command_retry, redis_client
 from wafaa.common.messaging.consumer import ConsumerOptions, EventConsumer
@@ -88,18 +88,28 @@ class WorkerRuntime:
         self.watchdog = ShutdownWatchdog(shutdown_deadline(settings.graceful_timeout))
 
     def on(
-        self, event_type: type[E], handler: TransactionalHandler[E], *, inbox: type[Any], concurrency: int = 1
+        self,
+        event_type: type[E],
+        handler: TransactionalHandler[E],
+        *,
+        inbox: type[Any],
+        concurrency: int = 1,
+        group_commit: bool = False,
     ) -> None:
         """Apply `handler` exactly once per event: one tenant transaction that also writes the inbox row.
 
         `concurrency` > 1 handles that many events at once, out of stream order (see EventConsumer).
+        `group_commit` applies the events of one read batch in a single transaction instead (see
+        `exactly_once_together`), for handlers whose only effects are in that transaction.
         """
         if self.db is None:
             raise RuntimeError(f"{self.service} runs without a database")
+        consumer = self.consumer.options.consumer
         self.consumer.subscribe(
             event_type,
-            exactly_once(self.db, inbox, self.service, self.consumer.options.consumer, handler),
+            exactly_once(self.db, inbox, self.service, consumer, handler),
             concurrency=concurrency,
+            together=exactly_once_together(self.db, inbox, self.service, consumer, handler) if group_commit else None,
         )
 
     async def check_ready(self) -> tuple[int, dict[str, Any]]:
