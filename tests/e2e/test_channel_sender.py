@@ -248,3 +248,44 @@ async def test_two_replicas_given_the_same_reply_at_once_send_it_once(
     assert len(fake_graph.sends()) == 1
     sent = await redis.xrange("wafaa.reply.sent")
     assert len(sent) == 2 and all(str(reply.payload.message_id).encode() in e[1][b"__data__"] for e in sent)
+
+
+async def test_a_reply_cut_off_after_its_first_part_resumes_with_the_rest_only(
+    sender, fake_graph: FakeGraphApi, infra: Infrastructure, publisher: EventPublisher, admin_engine: AsyncEngine
+) -> None:
+    """A sender that died after part 0 was accepted and recorded: the redelivered reply sends only the rest."""
+    tenant, channel = await connect(infra, fake_graph)
+    await customer_wrote(publisher, admin_engine, tenant, channel)
+    long_text = "\n\n".join(f"Dish {i}: grilled halloumi with za'atar and olive oil. " * 12 for i in range(12))
+    reply = reply_ready(tenant, channel_id=channel, recipient_id=CUSTOMER, text=long_text)
+    p = reply.payload
+    delivery_id = uuid.uuid4()
+    async with admin_engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO channels.deliveries (id, tenant_id, message_id, conversation_id, channel, channel_id,"
+                " recipient_id, text, status, attempts)"
+                " VALUES (:id, :t, :m, :c, 'whatsapp', :ch, :r, :x, 'sending', 1)"
+            ),
+            {"id": delivery_id, "t": tenant, "m": p.message_id, "c": p.conversation_id, "ch": channel, "r": CUSTOMER,
+             "x": long_text},
+        )  # fmt: skip
+        await conn.execute(
+            text(
+                "INSERT INTO channels.delivery_parts (id, tenant_id, delivery_id, ordinal, platform_message_id)"
+                " VALUES (:id, :t, :d, 0, 'wamid.before-the-crash')"
+            ),
+            {"id": uuid.uuid4(), "t": tenant, "d": delivery_id},
+        )
+    await publisher.publish(reply)
+    row = await eventually(lambda: delivery(admin_engine, tenant), lambda d: d is not None and d["status"] == "sent")
+    bodies = [s.body["text"]["body"] for s in fake_graph.sends()]
+    assert row["parts"] >= 2 and len(bodies) == row["parts"] - 1, "part 0 is not sent again"
+    assert not long_text.startswith(bodies[0])
+    assert row["platform_message_id"] == "wamid.before-the-crash" and row["attempts"] == 2
+    async with admin_engine.connect() as conn:
+        parts = await conn.execute(
+            text("SELECT ordinal FROM channels.delivery_parts WHERE delivery_id = :d ORDER BY ordinal"),
+            {"d": delivery_id},
+        )
+        assert [r.ordinal for r in parts] == list(range(row["parts"]))

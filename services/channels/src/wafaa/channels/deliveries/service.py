@@ -1,9 +1,10 @@
 """Delivering replies on WhatsApp and Instagram, exactly once wherever the platform lets us.
 
-A reply goes through three steps, each in its own transaction so a crash leaves a trace:
+A reply goes through three steps, committed as they happen so a crash leaves a trace:
 1. intent: the delivery row is written (or found) before any platform call;
 2. each part is sent, and its platform id is recorded right after the platform accepted it;
-3. the outcome (sent, outside the 24-hour window, failed) is recorded and published.
+3. the outcome (sent, outside the 24-hour window, failed) is recorded and published. "sent" commits
+   in the same transaction as the last part's id: nothing can happen between the two.
 
 A redelivered `ReplyReady` finds the delivery and the parts already recorded and sends nothing
 again. Two copies handled at the same moment (by two replicas) are serialised by a lock per reply in
@@ -142,7 +143,8 @@ class ReplySender:
                 await self._announce(event, outcome, delivery.id)
                 return
             await deliveries.set_status(delivery.id, "sending", attempts=delivery.attempts + 1)
-            already = await PartRepository(session, tenant).sent_parts(delivery.id)
+            # parts exist only once an attempt has started
+            already = await PartRepository(session, tenant).sent_parts(delivery.id) if delivery.attempts else {}
             delivery_id = delivery.id
 
         parts = split_message(p.text, channel.platform)
@@ -159,19 +161,28 @@ class ReplySender:
                     options=p.options if last else None,
                 )  # fmt: skip
                 await self.redis.set(sent_marker(tenant, result.platform_message_id), "1", ex=SENT_MARKER_TTL)
+                ids.append(result.platform_message_id)
                 async with self.db.transaction(tenant) as session:
                     await PartRepository(session, tenant).record(delivery_id, ordinal, result.platform_message_id)
-                ids.append(result.platform_message_id)
+                    if last:  # the outcome commits with the last part's id (step 3 in step 2's transaction)
+                        await self._record_sent(session, event, delivery_id, ids, len(parts))
         except GraphError as exc:
             if exc.retryable:
                 raise TransientError(f"graph api still failing after retries: {exc}") from exc
             await self._give_up(event, delivery_id, channel, exc)
             return
-        async with self.db.transaction(tenant) as session:
-            await DeliveryRepository(session, tenant).set_status(
-                delivery_id, "sent", platform_message_id=ids[0] if ids else None, parts=len(parts)
-            )
+        if len(already) == len(parts):  # every part had been sent before: only the outcome is missing
+            async with self.db.transaction(tenant) as session:
+                await self._record_sent(session, event, delivery_id, ids, len(parts))
         await self._announce(event, Outcome("sent"), delivery_id, ids[0] if ids else None)
+
+    @staticmethod
+    async def _record_sent(
+        session: AsyncSession, event: ReplyReady, delivery_id: uuid.UUID, ids: list[str], parts: int
+    ) -> None:
+        await DeliveryRepository(session, event.tenant_id).set_status(
+            delivery_id, "sent", platform_message_id=ids[0] if ids else None, parts=parts
+        )
 
     async def _refusal(self, session: AsyncSession, event: ReplyReady) -> tuple[Outcome | None, ChannelRecord | None]:
         p = event.payload
