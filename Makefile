@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PACKAGES := libs/common services/gateway services/ingestion services/rag services/channels services/analytics infra/local
 SCALE ?=
 
-.PHONY: install up test lint typecheck unit bench system-deps clean dashboard dashboard-test
+.PHONY: install up test lint typecheck audit unit bench system-deps clean dashboard dashboard-test
 
 $(STAMP): constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,8 +40,12 @@ lint: install
 typecheck: install
 	$(BIN)/mypy -p wafaa.common
 
-## Lint, type-check and every test against real Postgres and Redis.
-test: install system-deps lint typecheck
+## Known vulnerabilities in the installed Python packages (pip-audit; see the script for what it reports).
+audit: install
+	$(BIN)/python infra/scripts/audit_python.py
+
+## Lint, type-check, audit and every test against real Postgres and Redis.
+test: install system-deps lint typecheck audit
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) dashboard-test dashboard; else echo "node/npm not found: skipping the dashboard checks"; fi
 	$(BIN)/pytest
 
