@@ -142,9 +142,9 @@ class ReplySender:
                                             error_message=outcome.error_message)  # fmt: skip
                 await self._announce(event, outcome, delivery.id)
                 return
-            await deliveries.set_status(delivery.id, "sending", attempts=delivery.attempts + 1)
-            # parts exist only once an attempt has started
-            already = await PartRepository(session, tenant).sent_parts(delivery.id) if delivery.attempts else {}
+            resumed = delivery.attempts > 0  # parts exist only once an attempt has started
+            await deliveries.set_status(delivery.id, "sending", attempts=delivery.attempts + 1)  # updates `delivery`
+            already = await PartRepository(session, tenant).sent_parts(delivery.id) if resumed else {}
             delivery_id = delivery.id
 
         parts = split_message(p.text, channel.platform)
