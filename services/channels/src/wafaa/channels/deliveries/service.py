@@ -143,7 +143,7 @@ class ReplySender:
                 await self._announce(event, outcome, delivery.id)
                 return
             resumed = delivery.attempts > 0  # parts exist only once an attempt has started
-            await deliveries.set_status(delivery.id, "sending", attempts=delivery.attempts + 1)  # updates `delivery`
+            await deliveries.set_status(delivery.id, "sending", attempts=delivery.attempts + 1)
             already = await PartRepository(session, tenant).sent_parts(delivery.id) if resumed else {}
             delivery_id = delivery.id
 
