@@ -33,8 +33,8 @@ from wafaa.gateway.webhooks.signature import signature_is_valid
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
 WEBHOOK_OK = b'{"status":"ok","accepted":1,"duplicates":0}'
-STREAM_MAXLEN = 1_000_000  # the gateway's default stream bound
 WEBHOOK_BAD = b'{"error":{"code":"invalid_signature"}}'
+STREAM_MAXLEN = 1_000_000  # the gateway's default stream bound
 
 
 async def _answer(send: Any, status: int, body: bytes) -> None:

@@ -14,8 +14,8 @@ with the same function and answers 200 with the gateway's JSON shape. A third si
 (`FLOOR_KIND=webhook-store`), does what the floor does plus `json.loads` of the body and an `XADD` of the
 raw bytes with a plain redis-py client before its 200, the appends of one event-loop turn in one pipeline:
 the least any endpoint that stores a webhook before answering (as Meta's retries require) can do with
-these parts. All sides get the very same signed bodies
-(fresh ids per round), serialised before the clock starts.
+these parts. All sides get the very same signed bodies (fresh ids per round), serialised before the
+clock starts.
 Client (both sides): `bench.http_load`, a small asyncio HTTP/1.1 client on uvloop in the benchmark
 process (httpx was the bottleneck, see that module), keep-alive over loopback.
 Full speed: a fixed number of connections with one request in flight each, a fixed number of requests per

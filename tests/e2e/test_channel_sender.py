@@ -21,6 +21,7 @@ from wafaa.common.messaging import EventPublisher
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 CUSTOMER = "971500000001"
+LONG_TEXT = "\n\n".join(f"Dish {i}: grilled halloumi with za'atar and olive oil. " * 12 for i in range(12))  # 2+ parts
 
 
 async def connect(
@@ -212,8 +213,7 @@ async def test_a_long_reply_is_split_under_the_limit(
 ) -> None:
     tenant, channel = await connect(infra, fake_graph)
     await customer_wrote(publisher, admin_engine, tenant, channel)
-    long_text = "\n\n".join(f"Dish {i}: grilled halloumi with za'atar and olive oil. " * 12 for i in range(12))
-    await publisher.publish(reply_ready(tenant, channel_id=channel, recipient_id=CUSTOMER, text=long_text))
+    await publisher.publish(reply_ready(tenant, channel_id=channel, recipient_id=CUSTOMER, text=LONG_TEXT))
     row = await eventually(lambda: delivery(admin_engine, tenant), lambda d: d is not None and d["status"] == "sent")
     bodies = [s.body["text"]["body"] for s in fake_graph.sends()]
     assert len(bodies) == row["parts"] >= 2 and all(len(b) <= 4096 for b in bodies)
@@ -256,8 +256,7 @@ async def test_a_reply_cut_off_after_its_first_part_resumes_with_the_rest_only(
     """A sender that died after part 0 was accepted and recorded: the redelivered reply sends only the rest."""
     tenant, channel = await connect(infra, fake_graph)
     await customer_wrote(publisher, admin_engine, tenant, channel)
-    long_text = "\n\n".join(f"Dish {i}: grilled halloumi with za'atar and olive oil. " * 12 for i in range(12))
-    reply = reply_ready(tenant, channel_id=channel, recipient_id=CUSTOMER, text=long_text)
+    reply = reply_ready(tenant, channel_id=channel, recipient_id=CUSTOMER, text=LONG_TEXT)
     p = reply.payload
     delivery_id = uuid.uuid4()
     async with admin_engine.begin() as conn:
@@ -268,7 +267,7 @@ async def test_a_reply_cut_off_after_its_first_part_resumes_with_the_rest_only(
                 " VALUES (:id, :t, :m, :c, 'whatsapp', :ch, :r, :x, 'sending', 1)"
             ),
             {"id": delivery_id, "t": tenant, "m": p.message_id, "c": p.conversation_id, "ch": channel, "r": CUSTOMER,
-             "x": long_text},
+             "x": LONG_TEXT},
         )  # fmt: skip
         await conn.execute(
             text(
@@ -281,7 +280,7 @@ async def test_a_reply_cut_off_after_its_first_part_resumes_with_the_rest_only(
     row = await eventually(lambda: delivery(admin_engine, tenant), lambda d: d is not None and d["status"] == "sent")
     bodies = [s.body["text"]["body"] for s in fake_graph.sends()]
     assert row["parts"] >= 2 and len(bodies) == row["parts"] - 1, "part 0 is not sent again"
-    assert not long_text.startswith(bodies[0])
+    assert not LONG_TEXT.startswith(bodies[0])
     assert row["platform_message_id"] == "wamid.before-the-crash" and row["attempts"] == 2
     async with admin_engine.connect() as conn:
         parts = await conn.execute(

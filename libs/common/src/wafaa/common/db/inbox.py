@@ -56,13 +56,10 @@ def exactly_once(
     db: Database, inbox_model: type[Any], group: str, consumer: str, handler: TransactionalHandler[E]
 ) -> Callable[[E], Awaitable[None]]:
     """Wrap a handler so it runs in one tenant transaction that also records the event in the inbox."""
+    together = exactly_once_together(db, inbox_model, group, consumer, handler)
 
     async def run(event: E) -> None:
-        async with db.transaction(event.tenant_id) as session:
-            if not await record_once(session, inbox_model, event, group, consumer):
-                EVENTS_DUPLICATE.labels(group, event.stream).inc()
-                return
-            await handler(session, event)
+        await together((event,))
 
     run.__name__ = getattr(handler, "__name__", "handler")
     return run
@@ -71,7 +68,7 @@ def exactly_once(
 def exactly_once_together(
     db: Database, inbox_model: type[Any], group: str, consumer: str, handler: TransactionalHandler[E]
 ) -> Callable[[Sequence[E]], Awaitable[None]]:
-    """Like `exactly_once`, for a whole batch of events in one transaction (a group commit).
+    """`exactly_once` for a whole batch of events in one transaction (a group commit).
 
     Each event runs as it would alone: under its own tenant (set again when the tenant changes), after
     its inbox row, and its changes are flushed and the session's objects forgotten before the next

@@ -62,6 +62,7 @@ DEAD_ENTRY_HEADER = "x-dead-entry-id"
 DEAD_DELIVERIES_HEADER = "x-dead-deliveries"
 DEAD_GROUP_HEADER = "x-dead-group"
 CANCEL_WAIT_SECONDS = 5.0
+INVALID = (ValidationError, PermanentError, TypeError, ValueError)  # what an entry that is no valid event raises
 
 
 class _AsyncContext(ContextField):
@@ -249,15 +250,10 @@ class _EntryRunner:
     async def _run_together(self, entries: list[tuple[bytes, Any, dict[str, Any]]]) -> bool:
         """Hand the batch to the batch handler; False (nothing applied) when any entry needs handling alone."""
         assert self.together is not None
-        events = []
-        for _, body, headers in entries:
-            try:
-                event = self.event_type.model_validate(body)
-            except (ValidationError, TypeError, ValueError):
-                return False  # the per-entry path dead-letters it
-            if headers.get(TENANT_HEADER) not in (None, str(event.tenant_id)):
-                return False
-            events.append(event)
+        try:
+            events = [self._event(body, headers) for _, body, headers in entries]
+        except INVALID:
+            return False  # the per-entry path dead-letters it
         started = time.perf_counter()
         try:
             await self.together(events)
@@ -351,10 +347,8 @@ class _EntryRunner:
                 await self._dead_letter(redis, entry_id, body, headers, reason, deliveries - 1)
                 return True
             try:
-                event = self.event_type.model_validate(body)
-                if headers.get(TENANT_HEADER) not in (None, str(event.tenant_id)):
-                    raise PermanentError("tenant header does not match the event's tenant_id")
-            except (ValidationError, PermanentError, TypeError, ValueError) as exc:
+                event = self._event(body, headers)
+            except INVALID as exc:
                 await self._dead_letter(redis, entry_id, body, headers, f"invalid event: {_short(exc)}", deliveries)
                 return True
 
@@ -378,6 +372,13 @@ class _EntryRunner:
             EVENT_HANDLE_SECONDS.labels(*labels).observe(time.perf_counter() - started)
             EVENTS_HANDLED.labels(*labels, "processed").inc()
             return True
+
+    def _event(self, body: Any, headers: dict[str, Any]) -> Any:
+        """The entry's event; one of INVALID when it is not a valid event of this stream and tenant."""
+        event = self.event_type.model_validate(body)
+        if headers.get(TENANT_HEADER) not in (None, str(event.tenant_id)):
+            raise PermanentError("tenant header does not match the event's tenant_id")
+        return event
 
     async def _deliveries(self, redis: Any, entry_id: bytes) -> int:
         pending = await redis.xpending_range(self.stream, self.options.group, min=entry_id, max=entry_id, count=1)
